@@ -1,0 +1,306 @@
+#include "moecheck/reference/moe.hpp"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "moecheck/reference/error.hpp"
+
+namespace moecheck {
+
+namespace {
+
+using ColMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+
+// W[e] dequantised as a K x N column-major matrix: column n is row n of W, contiguous in k like
+// q, so the loop walks both in order; (q - z) * s is exact in double.
+void dequant_expert(const QuantWeights& w, int64_t e, ColMatrix& out) {
+  const auto& s = w.shape;
+  out.resize(s.k, s.n);
+  for (int64_t n = 0; n < s.n; ++n) {
+    double* col = out.data() + n * s.k;
+    const uint8_t* q = &w.q[w.q_index(e, n, 0)];
+    for (int64_t g = 0; g < s.groups(); ++g) {
+      const double scale = bits_to_float(w.scale[w.g_index(e, n, g)], w.dtype);
+      const int zero = w.zero[w.g_index(e, n, g)];
+      for (int64_t k = g * s.group; k < (g + 1) * s.group; ++k) {
+        col[k] = (static_cast<int>(q[k]) - zero) * scale;
+      }
+    }
+  }
+}
+
+// Route ids per (local) expert, in slot order, from the valid blocks of an alignment.
+std::vector<std::vector<int32_t>> routes_per_expert(const Routing& r, const Alignment& al,
+                                                    int64_t experts) {
+  std::vector<std::vector<int32_t>> out(experts);
+  const int64_t numel = r.numel();
+  if (al.block_m < 1) throw InputError("alignment: block_m must be >= 1");
+  if (al.num_tokens_post_padded < 0 ||
+      static_cast<size_t>(al.num_tokens_post_padded) > al.sorted_token_ids.size() ||
+      static_cast<size_t>(al.num_blocks()) > al.expert_ids.size()) {
+    throw InputError("alignment: num_tokens_post_padded " +
+                     std::to_string(al.num_tokens_post_padded) + " exceeds its buffers");
+  }
+  for (int64_t b = 0; b < al.num_blocks(); ++b) {
+    const int32_t e = al.expert_ids[b];
+    if (e < 0) continue;
+    if (e >= experts) {
+      throw InputError("alignment: block " + std::to_string(b) + " names expert " +
+                       std::to_string(e) + " but the weights hold " + std::to_string(experts));
+    }
+    for (int64_t slot = b * al.block_m; slot < (b + 1) * al.block_m; ++slot) {
+      const int32_t id = al.sorted_token_ids[slot];
+      if (id >= 0 && id < numel) out[e].push_back(id);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<uint8_t> computed_routes(const Routing& r, const Alignment& al) {
+  std::vector<uint8_t> out(r.numel(), 0);
+  for (const auto& ids : routes_per_expert(r, al, r.local_experts())) {
+    for (int32_t id : ids) out[id] = 1;
+  }
+  return out;
+}
+
+namespace {
+
+// Below this many rows per expert the weights are dequantised one output row at a time and used
+// at once (memory traffic of q, not of a dequantised matrix); from it on, one Eigen GEMM pair.
+constexpr int64_t kGemmRows = 8;
+
+struct ExpertJob {
+  const Activations& a;
+  int64_t a_route_div;
+  const QuantWeights& w;
+  const Routing& r;
+  const GemmOptions& opt;
+  const std::vector<double>* a_extra;
+  RefOutput& out;
+};
+
+// One worker's matrices, reused from expert to expert: fresh allocations of tens of megabytes
+// per expert cost more in page faults than the GEMMs themselves.
+struct Workspace {
+  ColMatrix x, xabs, xe, value, magnitude, extra, wd, wabs;
+  Eigen::VectorXd wrow, wrow_abs;
+};
+
+// The rows `ids` of expert e: value, magnitude and propagated input error, scattered by flat id.
+void expert_rows(const ExpertJob& job, int64_t e, const std::vector<int32_t>& ids, Workspace& ws) {
+  const WeightShape& s = job.w.shape;
+  const int64_t m = static_cast<int64_t>(ids.size());
+  ws.x.resize(m, s.k);
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t row = ids[i] / job.a_route_div;
+    for (int64_t k = 0; k < s.k; ++k) ws.x(i, k) = job.a.at(row, k);
+  }
+  if (job.a_extra) {
+    ws.xe.resize(m, s.k);
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t row = ids[i] / job.a_route_div;
+      for (int64_t k = 0; k < s.k; ++k) ws.xe(i, k) = (*job.a_extra)[row * job.a.k + k];
+    }
+  }
+  ws.xabs = ws.x.cwiseAbs();
+  ws.value.resize(m, s.n);
+  ws.magnitude.resize(m, s.n);
+  if (job.a_extra) ws.extra.resize(m, s.n);
+  if (m >= kGemmRows) {
+    dequant_expert(job.w, e, ws.wd);
+    ws.wabs = ws.wd.cwiseAbs();
+    ws.value.noalias() = ws.x * ws.wd;
+    ws.magnitude.noalias() = ws.xabs * ws.wabs;
+    if (job.a_extra) ws.extra.noalias() = ws.xe * ws.wabs;
+  } else {
+    ws.wrow.resize(s.k);
+    const int64_t groups = s.groups();
+    for (int64_t n = 0; n < s.n; ++n) {
+      const uint8_t* q = &job.w.q[job.w.q_index(e, n, 0)];
+      for (int64_t g = 0; g < groups; ++g) {
+        const double scale = bits_to_float(job.w.scale[job.w.g_index(e, n, g)], job.w.dtype);
+        const int zero = job.w.zero[job.w.g_index(e, n, g)];
+        for (int64_t k = g * s.group; k < (g + 1) * s.group; ++k) {
+          ws.wrow[k] = (static_cast<int>(q[k]) - zero) * scale;
+        }
+      }
+      ws.wrow_abs = ws.wrow.cwiseAbs();
+      ws.value.col(n).noalias() = ws.x * ws.wrow;
+      ws.magnitude.col(n).noalias() = ws.xabs * ws.wrow_abs;
+      if (job.a_extra) ws.extra.col(n).noalias() = ws.xe * ws.wrow_abs;
+    }
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t id = ids[i];
+    const double rw = job.opt.mul_routed_weight ? job.r.weights[id] : 1.0;
+    for (int64_t n = 0; n < s.n; ++n) {
+      job.out.value[id * s.n + n] = ws.value(i, n) * rw;
+      job.out.magnitude[id * s.n + n] = ws.magnitude(i, n) * std::fabs(rw);
+      if (job.a_extra) job.out.bound_extra[id * s.n + n] = ws.extra(i, n) * std::fabs(rw);
+    }
+    job.out.written[id] = 1;
+  }
+}
+
+int g_threads = 0;  // 0: hardware concurrency
+
+int worker_count(int64_t jobs) {
+  int n = g_threads > 0 ? g_threads : static_cast<int>(std::thread::hardware_concurrency());
+  if (const char* env = std::getenv("MOECHECK_REFERENCE_THREADS")) n = std::atoi(env);
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n, jobs)));
+}
+
+}  // namespace
+
+void set_reference_threads(int threads) { g_threads = threads; }
+
+RefOutput routed_gemm(const Activations& a, int64_t a_route_div, const QuantWeights& w,
+                      const Routing& r, const Alignment& al, const GemmOptions& opt,
+                      const std::vector<double>* a_extra) {
+  const WeightShape& s = w.shape;
+  validate(s, "weights");
+  if (a.k != s.k) {
+    throw InputError("activations: K=" + std::to_string(a.k) + " but the weights have K=" +
+                     std::to_string(s.k));
+  }
+  if (a_route_div < 1 || a.rows * a_route_div < r.numel()) {
+    throw InputError("activations: " + std::to_string(a.rows) + " rows cannot feed " +
+                     std::to_string(r.numel()) + " routes");
+  }
+  if (a_extra && a_extra->size() != static_cast<size_t>(a.rows * a.k)) {
+    throw InputError("activations: input error bound has the wrong size");
+  }
+  const int64_t numel = r.numel();
+  RefOutput out;
+  out.rows = numel;
+  out.cols = s.n;
+  out.k = s.k;
+  out.value.assign(numel * s.n, 0.0);
+  out.magnitude.assign(numel * s.n, 0.0);
+  out.bound_extra.assign(numel * s.n, 0.0);
+  out.written.assign(numel, 0);
+
+  const auto groups = routes_per_expert(r, al, s.experts);
+  std::vector<int64_t> busy;
+  for (int64_t e = 0; e < s.experts; ++e) {
+    if (!groups[e].empty()) busy.push_back(e);
+  }
+  // Experts write disjoint rows, so workers need no lock beyond the shared job counter.
+  const ExpertJob job{a, a_route_div, w, r, opt, a_extra, out};
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    Workspace ws;
+    for (size_t i = next++; i < busy.size(); i = next++) {
+      expert_rows(job, busy[i], groups[busy[i]], ws);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int t = 1; t < worker_count(static_cast<int64_t>(busy.size())); ++t) workers.emplace_back(work);
+  work();
+  for (auto& t : workers) t.join();
+  return out;
+}
+
+namespace {
+
+double silu(double x) { return x / (1.0 + std::exp(-x)); }
+// sup |d silu / dx| over the reals is about 1.0998.
+constexpr double kSiluSlope = 1.1;
+
+}  // namespace
+
+RefOutput silu_and_mul(const RefOutput& x, const std::vector<double>& x_bound) {
+  if (x.cols % 2 != 0) {
+    throw InputError("silu_and_mul: input has " + std::to_string(x.cols) + " columns, not 2*I");
+  }
+  if (x_bound.size() != x.value.size()) throw InputError("silu_and_mul: bound has the wrong size");
+  const int64_t inter = x.cols / 2;
+  RefOutput out;
+  out.rows = x.rows;
+  out.cols = inter;
+  // exp, add, divide and multiply in fp32, each a few ulps with a fast exp: 16 u is generous.
+  out.k = 16;
+  out.weight_rounding = false;
+  out.value.assign(x.rows * inter, 0.0);
+  out.magnitude.assign(x.rows * inter, 0.0);
+  out.bound_extra.assign(x.rows * inter, 0.0);
+  out.written = x.written;
+  for (int64_t i = 0; i < x.rows; ++i) {
+    if (!x.written[i]) continue;
+    for (int64_t c = 0; c < inter; ++c) {
+      const double g = x.value[i * x.cols + c];
+      const double u = x.value[i * x.cols + inter + c];
+      const double dg = x_bound[i * x.cols + c];
+      const double du = x_bound[i * x.cols + inter + c];
+      const double v = silu(g) * u;
+      out.value[i * inter + c] = v;
+      out.magnitude[i * inter + c] = std::fabs(v);
+      // First-order propagation with the slope bounded over the whole interval, so it is a bound
+      // (not an estimate) for any input error up to dg, du.
+      out.bound_extra[i * inter + c] =
+          kSiluSlope * dg * (std::fabs(u) + du) + (std::fabs(silu(g)) + kSiluSlope * dg) * du;
+    }
+  }
+  return out;
+}
+
+RefOutput moe_sum(const RefOutput& x, int64_t top_k, const std::vector<double>& x_bound) {
+  if (top_k < 1 || x.rows % top_k != 0) {
+    throw InputError("moe_sum: " + std::to_string(x.rows) + " rows is not T * top_k for top_k=" +
+                     std::to_string(top_k));
+  }
+  if (x_bound.size() != x.value.size()) throw InputError("moe_sum: bound has the wrong size");
+  const int64_t tokens = x.rows / top_k;
+  RefOutput out;
+  out.rows = tokens;
+  out.cols = x.cols;
+  out.k = top_k;
+  out.weight_rounding = false;
+  out.value.assign(tokens * x.cols, 0.0);
+  out.magnitude.assign(tokens * x.cols, 0.0);
+  out.bound_extra.assign(tokens * x.cols, 0.0);
+  out.written.assign(tokens, 1);
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t j = 0; j < top_k; ++j) {
+      const int64_t i = t * top_k + j;
+      if (!x.written[i]) continue;
+      for (int64_t n = 0; n < x.cols; ++n) {
+        out.value[t * x.cols + n] += x.value[i * x.cols + n];
+        out.magnitude[t * x.cols + n] += std::fabs(x.value[i * x.cols + n]);
+        out.bound_extra[t * x.cols + n] += x_bound[i * x.cols + n];
+      }
+    }
+  }
+  return out;
+}
+
+Activations apply_router_weight_on_input(const Activations& a, const Routing& r) {
+  if (a.rows != r.tokens) {
+    throw InputError("apply_router_weight_on_input: " + std::to_string(a.rows) +
+                     " activation rows for " + std::to_string(r.tokens) + " tokens");
+  }
+  Activations out = Activations::zeros(a.dtype, r.numel(), a.k, a.k);
+  for (int64_t i = 0; i < r.numel(); ++i) {
+    for (int64_t k = 0; k < a.k; ++k) {
+      out.bits[i * a.k + k] =
+          double_to_bits(static_cast<double>(a.at(i / r.top_k, k)) * r.weights[i], a.dtype);
+    }
+  }
+  return out;
+}
+
+Activations to_activations(const RefOutput& x, DType dtype) {
+  Activations out = Activations::zeros(dtype, x.rows, x.cols, x.cols);
+  for (int64_t i = 0; i < x.rows * x.cols; ++i) out.bits[i] = double_to_bits(x.value[i], dtype);
+  return out;
+}
+
+}  // namespace moecheck

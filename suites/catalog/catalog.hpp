@@ -1,0 +1,46 @@
+// The case catalog (DESIGN.md section 7): cases/models.yaml (real MoE layers) plus every other
+// cases/**/*.yaml file of sweeps, expanded into Cases. Errors name file, line and key.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "case.hpp"
+
+namespace moecheck {
+
+struct CatalogError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Model {
+  std::string name;      // identifier used in case names, e.g. qwen3_30b_a3b
+  std::string hf_id;     // where the shape comes from, e.g. Qwen/Qwen3-30B-A3B
+  int64_t experts = 0;
+  int64_t top_k = 0;
+  int64_t hidden = 0;
+  int64_t inter = 0;     // moe_intermediate_size
+  std::vector<int64_t> groups;  // group sizes its W4A16 checkpoints ship
+};
+
+struct Catalog {
+  std::vector<Model> models;
+  std::vector<Case> cases;  // expanded, de-duplicated by (suite, name), in file order
+};
+
+// Loads dir/models.yaml and every other *.yaml below dir (sorted by path, known_bugs.yaml
+// excepted). Throws CatalogError "<file>:<line>:<column>: <key>: <problem>".
+Catalog load_catalog(const std::filesystem::path& dir);
+
+// Parses one sweeps file's text (exposed for the loader's own tests).
+std::vector<Case> load_sweeps(const std::string& text, const std::string& file,
+                              const std::vector<Model>& models);
+std::vector<Model> load_models(const std::string& text, const std::string& file);
+
+// The suites the catalog may name; a case naming another suite is an error.
+const std::vector<std::string>& known_suites();
+
+}  // namespace moecheck

@@ -1,0 +1,109 @@
+// The catalog loader's own tests: every deliberately broken file in cases/negative/loader/ is
+// rejected with the error its first line announces ("# expect: <file>:<line>:<col>: <key>: ...")
+// and the real catalog loads and covers every dimension the CPU suites promise.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "catalog.hpp"
+
+namespace moecheck {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kCatalog = MOECHECK_CATALOG_SOURCE;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> broken_files() {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(kCatalog / "negative" / "loader")) {
+    out.push_back(e.path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class BrokenCaseFile : public testing::TestWithParam<std::string> {};
+
+TEST_P(BrokenCaseFile, IsRejectedNamingFileLineAndKey) {
+  const fs::path path = kCatalog / "negative" / "loader" / GetParam();
+  const std::string text = slurp(path);
+  const std::string marker = "# expect: ";
+  ASSERT_EQ(text.rfind(marker, 0), 0u) << path << " must start with '" << marker << "...'";
+  const std::string expected = text.substr(marker.size(), text.find('\n') - marker.size());
+  const std::vector<Model> models = load_models(slurp(kCatalog / "models.yaml"), "models.yaml");
+  try {
+    if (GetParam().rfind("models_", 0) == 0) {
+      load_models(text, path.string());
+    } else {
+      load_sweeps(text, path.string(), models);
+    }
+    FAIL() << "accepted a broken file";
+  } catch (const CatalogError& e) {
+    EXPECT_NE(std::string(e.what()).find(expected), std::string::npos)
+        << "got:      " << e.what() << "\nexpected: ..." << expected << "...";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Loader, BrokenCaseFile, testing::ValuesIn(broken_files()),
+                         [](const testing::TestParamInfo<std::string>& i) {
+                           std::string n = i.param.substr(0, i.param.find('.'));
+                           return n;
+                         });
+
+// The real catalog: loads, de-duplicates, and the CPU suites' quick tier covers every model and
+// every dimension that issue 2 names (so "covered on CPU" is checked, not claimed).
+TEST(Catalog, QuickTierCoversEveryDimensionOnCpu) {
+  const Catalog cat = load_catalog(kCatalog);
+  const std::set<std::string> cpu_suites = {"roundtrip", "exact_tier", "routing", "align",
+                                            "ref_vs_naive", "metamorphic", "tolerance",
+                                            "negative"};
+  std::set<std::string> models, stages, routings, formats, dtypes;
+  std::set<int64_t> groups, block_ms, top_ks;
+  std::set<std::string> names;
+  for (const auto& c : cat.cases) {
+    EXPECT_TRUE(names.insert(c.suite + "." + c.name()).second) << "duplicate " << c.name();
+    if (!cpu_suites.count(c.suite) || c.tier == "nightly") continue;
+    if (!c.model.empty()) models.insert(c.model + "/G" + std::to_string(c.group));
+    stages.insert(c.stage);
+    routings.insert(to_string(c.routing.kind));
+    formats.insert(to_string(c.format));
+    dtypes.insert(to_string(c.dtype));
+    groups.insert(c.group);
+    if (c.suite == "align") {
+      block_ms.insert(c.block_m);
+      top_ks.insert(c.top_k);
+    }
+  }
+  for (const auto& m : cat.models) {
+    for (int64_t g : m.groups) {
+      EXPECT_TRUE(models.count(m.name + "/G" + std::to_string(g)))
+          << "model " << m.name << " with G=" << g << " has no quick CPU case";
+    }
+  }
+  for (const char* s : {"dequant", "align", "gemm1", "act", "gemm2", "sum", "e2e"}) {
+    EXPECT_TRUE(stages.count(s)) << "stage " << s;
+  }
+  for (const char* r : {"uniform", "zipf", "hot", "empty", "single", "block_edge", "ep",
+                        "repeated", "out_of_range"}) {
+    EXPECT_TRUE(routings.count(r)) << "routing " << r;
+  }
+  for (const char* f : {"exllama_nk", "gptq_kn", "triton_nk_u8"}) EXPECT_TRUE(formats.count(f));
+  EXPECT_EQ(dtypes, (std::set<std::string>{"bf16", "fp16"}));
+  for (int64_t g : {32, 64, 128}) EXPECT_TRUE(groups.count(g)) << "G=" << g;
+  for (int64_t b : {1, 2, 4, 8, 16, 32, 64}) EXPECT_TRUE(block_ms.count(b)) << "block_m " << b;
+  for (int64_t k : {1, 2, 4, 6, 8, 10}) EXPECT_TRUE(top_ks.count(k)) << "top_k " << k;
+}
+
+}  // namespace
+}  // namespace moecheck
