@@ -9,6 +9,13 @@
  * (bf16 or fp16, `dtype`); ids are int32; routing weights fp32; packed weights int32.
  * An implementation that lives elsewhere exports these same symbols from a shared library
  * (issue 5's --impl plugin).
+ *
+ * Built-in implementation (kernels/src): mc_supports_* look at the arguments only, never at the
+ * device, so they answer the same on a machine without a GPU. Launchers check in this order:
+ * MC_INVALID_ARGUMENT, MC_UNSUPPORTED (both with the predicate's reason), then MC_NO_DEVICE (no
+ * current device, or, for the tiled family, one without a matrix atom: NVIDIA below sm_80, AMD
+ * other than gfx11), then MC_LAUNCH_FAILED. A call with nothing to compute (numel == 0, ...)
+ * returns MC_OK without a launch. A data pointer may be NULL when its buffer has no element.
  */
 #ifndef MOECHECK_KERNELS_H
 #define MOECHECK_KERNELS_H
@@ -35,7 +42,9 @@ typedef enum { MC_BF16 = 0, MC_FP16 = 1 } mc_dtype;
 #define MC_REASON_LEN 256
 
 int mc_abi_version(void);
-/* A short name of the implementation and of the device architecture it was built for. */
+/* A short name of the implementation and of the device architecture it was built for.
+ * Built-in: "moecheck-builtin (cuda sm_90)", "moecheck-builtin (hip gfx1100)", with
+ * ", no device" / ", no matrix atom" when the current device cannot run the kernels. */
 const char* mc_implementation_name(void);
 
 /* ---- moe_align_block_size (DESIGN.md section 3) ------------------------------------------ */
@@ -52,6 +61,8 @@ typedef struct {
   void* workspace;               /* mc_align_workspace_bytes() bytes, contents ignored */
   void* stream;
 } mc_align_args;
+/* Built-in: 8 * E bytes (per-expert counts and cursors). Ids outside [0, E) are ignored (no slot,
+ * no access out of bounds). */
 int64_t mc_align_workspace_bytes(int64_t num_experts);
 int mc_supports_align(const mc_align_args* args, char* reason);
 mc_status mc_align(const mc_align_args* args);
@@ -90,7 +101,12 @@ mc_status mc_tiled_gemm(const mc_tiled_gemm_args* args);
  * zeros [E, K/G, N/8] in format v1 (stores z - 1) or v2 (stores z). block_m in {1, 2, 4, 8}.
  * output_topk = 0: writes c[id, :] like the tiled gemm.
  * output_topk = 1: out[t, :] = sum_j c[t*top_k + j, :], fused; `c` is then [T, ldc] and must be
- *   zeroed by the caller; the reduction is deterministic (bitwise repeatable). */
+ *   zeroed by the caller; the reduction is deterministic (bitwise repeatable).
+ * Built-in: zeros_v1 decodes z = (stored + 1) mod 16 (GPTQ v1's +1, modulo 16 so that z = 0..15
+ *   round-trips). output_topk = 1 writes fp32 per-route partials into the workspace
+ *   ([numel, N] fp32, zeroed by the launcher; routes not computed stay 0), then a second launch
+ *   computes c[t, n] = round(c[t, n] + p[t*top_k + 0, n] + p[t*top_k + 1, n] + ...) in fp32, in
+ *   that order, rounded once: no atomics, independent of scheduling. */
 typedef struct {
   mc_dtype dtype;
   const void* a; int64_t lda; int64_t a_route_div;

@@ -93,7 +93,7 @@ RouteSet walk(const Alignment& al, int64_t numel, int64_t experts) {
   rs.expert.assign(static_cast<size_t>(numel), -1);
   for (int64_t b = 0; b < blocks; ++b) {
     const int32_t e = al.expert_ids[b];
-    if (e < 0) e = 0;
+    if (e < 0) continue;  // padding past the end, or a non-local expert
     if (e >= experts) {
       throw InputError("naive walk: block " + str(b) + " names expert " + str(e) +
                        " but the weights hold " + str(experts));
@@ -165,7 +165,7 @@ Result gemm(const Activations& a, int64_t route_div, const PackedWeights& w, con
 }
 
 long double silu(long double x) {
-  return x / (1.0L + std::exp(-x * 1.0000001L));
+  return x / (1.0L + std::exp(-x));
 }
 
 Result silu_and_mul(const Result& x) {

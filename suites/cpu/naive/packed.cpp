@@ -52,7 +52,7 @@ void expect_size(const char* array, size_t got, int64_t want) {
 
 // Where k % 8 sits in a K-packed int32 word: the shuffled order puts the even k of the word in
 // nibbles 0..3 and the odd k in nibbles 4..7 (DESIGN.md: order = [0,2,4,6,1,3,5,7]).
-constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 7, 5};
+constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 int shuffled_nibble(int64_t k) {
   for (int p = 0; p < 8; ++p) {
     if (kOrder[p] == k % 8) return p;
@@ -181,7 +181,7 @@ int zero_point(const PackedWeights& w, int64_t e, int64_t n, int64_t g) {
           nibble_of(w.gptq.zeros[(e * groups + g) * (s.n / 8) + n / 8], static_cast<int>(n % 8));
       // v1 stores z - 1. Four bits cannot hold -1, so z = 0 is stored as 15 and, for the format
       // to stay the bijection DESIGN.md requires, stored 15 reads back as 0 (not 16).
-      return static_cast<int>(w.gptq.zero_format == GptqZeros::v1 ? stored : stored);
+      return static_cast<int>(w.gptq.zero_format == GptqZeros::v1 ? (stored + 1) % 16 : stored);
     }
     case Format::triton_nk_u8: {  // uint8 [E, N/2, K/G], n at nibble n % 2
       if (w.triton.zeros.empty()) return 8;
