@@ -202,15 +202,18 @@ void run_case(const Case& c) {
     for (int64_t t = 0; t < rows; ++t) {
       for (int64_t col = 0; col < n; ++col) {
         const long double s = dot(nz[t], w, e, col, Bug::none);
-        const std::string at = "(e=" + std::to_string(e) + ", t=" + std::to_string(t) +
-                               ", n=" + std::to_string(col) +
-                               ") = " + std::to_string(static_cast<double>(s));
-        if (!fits(s, c.dtype)) f.add("not exact in " + std::string(to_string(c.dtype)) + ": " + at);
+        // Built only when something fails: formatting every element would dominate the run.
+        const auto at = [&] {
+          return "(e=" + std::to_string(e) + ", t=" + std::to_string(t) +
+                 ", n=" + std::to_string(col) + ") = " + std::to_string(static_cast<double>(s));
+        };
+        if (!fits(s, c.dtype))
+          f.add("not exact in " + std::string(to_string(c.dtype)) + ": " + at());
         for (long double rw : {0.5L, 1.0L, 2.0L}) {
-          if (!fits(s * rw, c.dtype)) f.add("times routing weight not exact: " + at);
+          if (!fits(s * rw, c.dtype)) f.add("times routing weight not exact: " + at());
         }
         if (dot_fp32(nz[t], w, e, col, false) != s || dot_fp32(nz[t], w, e, col, true) != s) {
-          f.add("fp32 sum not exact: " + at);
+          f.add("fp32 sum not exact: " + at());
         }
         for (size_t i = 0; i < std::size(bugs); ++i) {
           if (!noticed[i] && dot(nz[t], w, e, col, bugs[i]) != s) noticed[i] = true;

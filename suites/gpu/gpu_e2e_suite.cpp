@@ -20,11 +20,13 @@ void gpu_e2e_case(const Case& c) {
   const KernelApi& api = kernel_api();
   const LayerCase lc = make_layer_case(c);
   const Tolerance tol = case_tolerance(c);
-  const int64_t numel = c.numel(), n1 = 2 * c.inter, hidden = c.hidden;
+  // The routing's own sizes: a generator may choose T itself (block_edge).
+  const int64_t tokens_total = lc.routing.tokens, numel = lc.routing.numel();
+  const int64_t n1 = 2 * c.inter, hidden = c.hidden;
   const mc_dtype dt = c.dtype == DType::bf16 ? MC_BF16 : MC_FP16;
 
   // Reference on the sampled tokens.
-  const std::vector<int64_t> tokens = sample_tokens(c.tokens, c.seed);
+  const std::vector<int64_t> tokens = sample_tokens(tokens_total, c.seed);
   const std::vector<int64_t> routes = route_rows(tokens, c.top_k);
   LayerProblem sub = lc.problem;
   sub.routing = restrict_routing(lc.problem.routing, tokens);
@@ -55,7 +57,7 @@ void gpu_e2e_case(const Case& c) {
   const auto c1 = poisoned_output("c1", c, numel, n1);
   const auto act = poisoned_output("act", c, numel, c.inter);
   const auto c2 = poisoned_output("c2", c, numel, hidden);
-  const auto out = poisoned_output("out", c, c.tokens, hidden);
+  const auto out = poisoned_output("out", c, tokens_total, hidden);
   std::vector<const GuardedBuffer*> all = al.buffers();
   for (const auto* b : w1.buffers()) all.push_back(b);
   for (const auto* b : w2.buffers()) all.push_back(b);
@@ -106,7 +108,7 @@ void gpu_e2e_case(const Case& c) {
     for (int64_t i = 0; i < numel; ++i) {
       if (!written[i]) check_runtime(hipMemset(static_cast<char*>(c2->data()) + i * hidden * 2, 0, hidden * 2), "zero c2 row");
     }
-    const mc_moe_sum_args ma{dt, c2->data(), hidden, out->data(), hidden, c.tokens, c.top_k, hidden,
+    const mc_moe_sum_args ma{dt, c2->data(), hidden, out->data(), hidden, tokens_total, c.top_k, hidden,
                              nullptr};
     ASSERT_EQ(api.moe_sum(&ma), MC_OK);
     synchronize_device();

@@ -20,9 +20,11 @@ constexpr int kRepeats = 3;
 void gemm_stage(const Case& c) {
   const GemmProblem p = make_gemm_problem(c);
   const Tolerance tol = case_tolerance(c);
+  // The routing's own sizes: a generator may choose T itself (block_edge).
+  const int64_t tokens_total = p.routing.tokens, numel = p.routing.numel();
 
   // Reference on the sampled tokens (all of them unless the case is big).
-  const std::vector<int64_t> tokens = sample_tokens(c.tokens, c.seed);
+  const std::vector<int64_t> tokens = sample_tokens(tokens_total, c.seed);
   const Routing ref_routing = restrict_routing(p.experts.routing, tokens);
   const std::vector<int64_t> routes = route_rows(tokens, c.top_k);
   const Activations ref_a = p.a_route_div == 1 ? restrict_rows(p.a, routes) : restrict_rows(p.a, tokens);
@@ -38,7 +40,7 @@ void gemm_stage(const Case& c) {
   const DeviceRouting r = upload_routing(p.routing, al);
   const auto a = upload_activations("activations", p.a);
   const int64_t ldc = c.gemm_n();
-  const int64_t out_rows = c.output_topk ? c.tokens : c.numel();
+  const int64_t out_rows = c.output_topk ? tokens_total : numel;
   const auto out = poisoned_output("output", c, out_rows, ldc);
   GemmCall call;
   call.a = a->data();

@@ -115,9 +115,7 @@ void gpu_negative_case(const Case& c) {
   EXPECT_EQ(s, MC_UNSUPPORTED) << "the launcher returned " << to_string(s);
   expect_untouched({a.get(), qweight.get(), scales.get(), zeros.get(), sorted.get(), experts.get(),
                     post.get(), weights.get(), out.get(), workspace.get()});
-  std::printf("moecheck-result {\"test\":\"%s.%s\",\"stage\":\"%s\",\"outcome\":\"NotSupported\","
-              "\"reason\":\"%s\"}\n",
-              c.suite.c_str(), c.name().c_str(), c.stage.c_str(), why);
+  report_not_supported(c, why);
 }
 
 MOECHECK_SUITE(gpu_negative, gpu_negative_case);

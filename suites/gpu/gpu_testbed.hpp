@@ -68,7 +68,11 @@ struct GemmCall {
 mc_status run_gemm(const Case& c, const DeviceWeights& w, const DeviceRouting& r,
                    const GemmCall& call, std::string& reason);
 
-// Reports a judged stage: one machine-readable line on stdout and the test's properties.
+// One machine-readable JSON line per result (stdout and $MOECHECK_RESULTS).
+void report_line(const std::string& line);
+// An expected refusal: the NotSupported outcome with the implementation's reason.
+void report_not_supported(const Case& c, const std::string& reason);
+// Reports a judged stage: one machine-readable line and the test's properties.
 void report_stage(const Case& c, const std::string& stage, const Comparison& cmp);
 
 // Judges an output against its reference: guard bands intact, then the comparator; a failure
