@@ -129,7 +129,8 @@ GemmProblem make_gemm_problem(const Case& c) {
   p.experts = reached_experts(p.routing);
   const bool gemm2 = c.stage == "gemm2";
   p.a_route_div = gemm2 ? 1 : c.top_k;
-  p.a = make_activations(c, gemm2 ? p.routing.numel() : c.tokens, c.gemm_k());
+  // The routing's own token count: a generator may choose T itself (block_edge).
+  p.a = make_activations(c, gemm2 ? p.routing.numel() : p.routing.tokens, c.gemm_k());
   p.w = make_weights(c, gemm_weight_shape(c, p.experts.routing));
   return p;
 }
@@ -142,7 +143,7 @@ LayerCase make_layer_case(const Case& c) {
   p.routing = lc.experts.routing;
   p.block_m = c.block_m;
   p.apply_router_weight_on_input = c.apply_router_weight_on_input;
-  p.a = make_activations(c, c.tokens, c.hidden);
+  p.a = make_activations(c, lc.routing.tokens, c.hidden);
   const int64_t experts = lc.experts.count();
   p.w1 = make_weights(c, {experts, 2 * c.inter, c.hidden, c.group}, 1);
   p.w2 = make_weights(c, {experts, c.hidden, c.inter, c.group}, 2);

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <random>
+#include <string>
+
+#include "moecheck/reference/error.hpp"
 
 namespace moecheck {
 
@@ -52,6 +55,10 @@ std::vector<int64_t> route_rows(const std::vector<int64_t>& tokens, int64_t top_
 Activations restrict_rows(const Activations& a, const std::vector<int64_t>& rows) {
   Activations s = Activations::zeros(a.dtype, static_cast<int64_t>(rows.size()), a.k, a.lda);
   for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || rows[i] >= a.rows) {
+      throw InputError("restrict_rows: row " + std::to_string(rows[i]) + " of " +
+                       std::to_string(a.rows));
+    }
     std::copy_n(a.bits.begin() + rows[i] * a.lda, a.lda, s.bits.begin() + i * a.lda);
   }
   return s;

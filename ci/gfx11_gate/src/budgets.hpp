@@ -9,11 +9,11 @@
 namespace moecheck::gate {
 
 struct KernelBudget {
-  std::string match;          // glob (fnmatch) on the short kernel name, "tiled_gemm_kernel<*, 64>"
-  int64_t vgpr_max = 0;       // .vgpr_count must not exceed it
-  bool wmma = false;          // v_wmma_* required
-  bool load_b128 = false;     // a 16-byte global load required
-  std::string why;            // optional note printed with a violation
+  std::string match;       // glob (fnmatch) on the short kernel name, "tiled_gemm_kernel<*, 64>"
+  int64_t vgpr_max = 0;    // .vgpr_count must not exceed it
+  bool wmma = false;       // v_wmma_* required
+  bool load_b128 = false;  // a 16-byte global load required
+  std::string why;         // optional note printed with a violation
 };
 
 struct Budgets {

@@ -9,7 +9,9 @@ namespace moecheck::gate {
 
 namespace {
 
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 // "0000000000002800 <name>:" -> name; empty when the line is not a label.
 std::string label_of(const std::string& line) {

@@ -9,10 +9,10 @@ namespace moecheck::gate {
 
 struct FunctionIsa {
   int64_t instructions = 0;
-  int64_t wmma = 0;        // v_wmma_* (the gfx11 matrix atom)
-  int64_t load_b128 = 0;   // 16-byte global loads: global_load_b128 (gfx11 spelling) or
-                           // global_load_dwordx4 (gfx9/10 spelling)
-  int64_t scratch = 0;     // scratch_* (spill or stack traffic, which the metadata should also show)
+  int64_t wmma = 0;       // v_wmma_* (the gfx11 matrix atom)
+  int64_t load_b128 = 0;  // 16-byte global loads: global_load_b128 (gfx11 spelling) or
+                          // global_load_dwordx4 (gfx9/10 spelling)
+  int64_t scratch = 0;    // scratch_* (spill or stack traffic, which the metadata should also show)
 };
 
 // Function symbol -> its counts. Symbols starting with '.' (the section label objdump prints

@@ -45,11 +45,13 @@ std::string metadata_document(const std::string& out, const std::string& origin)
     throw GateError(origin + ": no NT_AMDGPU_METADATA note in the output (not an AMDGPU code " +
                     "object, or not llvm-readelf --notes output)");
   }
-  if (notes > 1) throw GateError(origin + ": " + std::to_string(notes) + " metadata notes, expected 1");
+  if (notes > 1)
+    throw GateError(origin + ": " + std::to_string(notes) + " metadata notes, expected 1");
   if (state == kHeader || doc.empty()) {
     throw GateError(origin + ": the metadata note has no YAML document (no '---' line)");
   }
-  if (state == kDocument) throw GateError(origin + ": the metadata YAML is not terminated by '...'");
+  if (state == kDocument)
+    throw GateError(origin + ": the metadata YAML is not terminated by '...'");
   return doc;
 }
 

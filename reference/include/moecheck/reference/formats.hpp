@@ -46,7 +46,7 @@ QuantWeights unpack_exllama_nk(const ExllamaNK& p, const WeightShape& s, DType d
 // unpack decodes z = (stored + 1) & 0xF, i.e. stored 15 means z = 0. The two readings agree for
 // z in 1..15 and differ only for z = 0 (ours) vs z = 16 (v1 kernels'). Inputs meant for a v1
 // kernel must therefore avoid z = 0: the exact tier draws zeros from 1..15 (exact_tier.hpp);
-// the quantiser can produce z = 0 only for a group whose values are all >= 0.
+// the quantiser (quantize.hpp) gives z = 0 only to a group with no value below -s/2.
 enum class GptqZeros { v1, v2 };
 struct GptqKN {
   bool shuffled = true;
