@@ -6,6 +6,7 @@
 
 #include "moecheck/hip_compat.h"
 #include "moecheck/kernels.h"
+#include "moecheck/nibble_order.h"
 
 namespace mc {
 
@@ -86,19 +87,11 @@ __device__ __forceinline__ float elem(const u32x4& v, int i) {
   return Dt::to_float(static_cast<uint16_t>(word(v, i / 2) >> (16 * (i % 2))));
 }
 
-// int4 packing along K (exllama_nk and the shuffled gptq_kn, DESIGN.md section 2): nibble p of a
-// word holds k = 8j + kOrder[p], kOrder = [0,2,4,6,1,3,5,7]. The inverse: the value for k offset
-// o (0..7) sits at nibble o/2 + 4*(o%2). The even/odd split puts k and k+1 in the two 16-bit
-// halves of `word >> 4i`, which is what makes the order cheap to decode into pairs.
-__device__ __forceinline__ constexpr int nibble_of_k(int o) {
-  return o / 2 + 4 * (o % 2);
-}
-__device__ __forceinline__ constexpr int k_of_nibble(int p) {
-  return p < 4 ? 2 * p : 2 * (p - 4) + 1;
-}
-
-__device__ __forceinline__ uint32_t nibble(uint32_t w, int p) {
-  return (w >> (4 * p)) & 15u;
-}
+// int4 packing along K (exllama_nk and the shuffled gptq_kn): the order lives in
+// moecheck/nibble_order.h, plain constexpr C++ that the CPU tests check against the reference's
+// packers.
+using moecheck::int4::k_of_nibble;
+using moecheck::int4::nibble;
+using moecheck::int4::nibble_of_k;
 
 }  // namespace mc

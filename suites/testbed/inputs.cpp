@@ -82,15 +82,11 @@ Activations make_activations(const Case& c, int64_t rows, int64_t k, uint64_t sa
   const uint64_t seed = mix(c.seed, 200 + salt);
   const int64_t lda = k + c.pad_lda;
   if (c.exact) return exact_activations(c.dtype, rows, k, lda, exact_tier_bounds(k, c.dtype), seed);
-  // N(0, 1) by Box-Muller on mt19937_64 bits (std distributions differ between libraries).
+  // N(0, 1) activations, the same on every platform (quantize.hpp's seeded generator).
   Activations a = Activations::zeros(c.dtype, rows, k, lda);
-  std::mt19937_64 rng(seed);
-  auto uniform = [&] { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1p-53; };
+  std::mt19937_64 rng = seeded_rng(seed, 0);
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t i = 0; i < k; ++i) {
-      const double g = std::sqrt(-2.0 * std::log(uniform())) * std::cos(2 * M_PI * uniform());
-      a.set(r, i, static_cast<float>(g));
-    }
+    for (int64_t i = 0; i < k; ++i) a.set(r, i, static_cast<float>(standard_normal(rng)));
   }
   return a;
 }

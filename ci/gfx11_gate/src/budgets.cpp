@@ -14,7 +14,7 @@ namespace {
 
 void only_keys(const std::string& where, const YAML::Node& m, const std::set<std::string>& keys) {
   for (const auto& kv : m) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = to_string(where, kv.first, "key");
     if (keys.count(key) == 0) fail_at(where, kv.first, key, "unknown key");
   }
 }

@@ -35,6 +35,12 @@ void check_routing(const Routing& r, const char* what) {
     throw InputError(std::string(what) + ": expert_map must have E = " + str(r.experts) +
                      " entries");
   }
+  for (size_t e = 0; e < r.expert_map.size(); ++e) {
+    if (r.expert_map[e] < -1) {
+      throw InputError(std::string(what) + ": expert_map[" + str(static_cast<int64_t>(e)) +
+                       "] = " + str(r.expert_map[e]) + " is neither a local id nor -1");
+    }
+  }
 }
 
 Activations blank(DType dtype, int64_t rows, int64_t k) {
