@@ -36,7 +36,9 @@ Case qwen3_30b_gemm1() {
   return c;
 }
 
-double gemm_flops(const Case& c) { return 2.0 * c.numel() * c.gemm_n() * c.gemm_k(); }
+double gemm_flops(const Case& c) {
+  return 2.0 * c.numel() * c.gemm_n() * c.gemm_k();
+}
 
 void BM_RoutedGemm1(benchmark::State& state) {
   const Case c = qwen3_30b_gemm1();
@@ -47,7 +49,8 @@ void BM_RoutedGemm1(benchmark::State& state) {
     benchmark::DoNotOptimize(out.value.data());
   }
   // Value and magnitude: two GEMMs' worth of FLOPs per iteration.
-  state.counters["FLOP/s"] = benchmark::Counter(2 * gemm_flops(c), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2 * gemm_flops(c), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_DenseEigenGemm(benchmark::State& state) {
@@ -59,7 +62,8 @@ void BM_DenseEigenGemm(benchmark::State& state) {
     y.noalias() = x * w;
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["FLOP/s"] = benchmark::Counter(2 * gemm_flops(c), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2 * gemm_flops(c), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 BENCHMARK(BM_RoutedGemm1)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -77,8 +81,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
     const auto routed = rate_.find("BM_RoutedGemm1/real_time");
     const auto dense = rate_.find("BM_DenseEigenGemm/real_time");
     if (routed != rate_.end() && dense != rate_.end()) {
-      std::printf("routed reference %.2f GFLOP/s, dense Eigen %.2f GFLOP/s, ratio routed/dense %.3f\n",
-                  routed->second * 1e-9, dense->second * 1e-9, routed->second / dense->second);
+      std::printf(
+          "routed reference %.2f GFLOP/s, dense Eigen %.2f GFLOP/s, ratio routed/dense %.3f\n",
+          routed->second * 1e-9, dense->second * 1e-9, routed->second / dense->second);
     }
   }
 

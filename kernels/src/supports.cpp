@@ -131,14 +131,12 @@ mc_status check_align(const mc_align_args* a, char* reason) {
   return ok(reason);
 }
 
-mc_status check_tiled_gemm(const mc_tiled_gemm_args* a, char* reason) {
-  MC_REQUIRE(a != nullptr, INVALID_ARGUMENT, "args is NULL");
+// What both GEMM families check alike (their argument structs share these field names): the
+// dtype, the shape, and the pointers a launch reads or writes.
+template <class Args>
+mc_status check_gemm_common(const Args* a, const GemmShape& s, char* reason) {
   MC_TRY(check_dtype(a->dtype, reason));
-  const GemmShape s{a->num_experts, a->n,          a->k,       a->group_size, a->lda,
-                    a->a_route_div, a->sorted_len, a->block_m, a->numel,      a->ldc};
   MC_TRY(check_gemm_shape(s, reason));
-  MC_REQUIRE(a->ldw >= (a->k + 7) / 8, INVALID_ARGUMENT, "ldw %lld < K/8 (K=%lld)", ll(a->ldw),
-             ll(a->k));
   const bool active = a->numel > 0 && a->sorted_len > 0;
   MC_REQUIRE_PTR(a, a, active);
   MC_REQUIRE_PTR(a, qweight, active);
@@ -149,6 +147,21 @@ mc_status check_tiled_gemm(const mc_tiled_gemm_args* a, char* reason) {
   MC_REQUIRE_PTR(a, c, active);
   MC_REQUIRE(!active || !a->mul_routed_weight || a->topk_weights != nullptr, INVALID_ARGUMENT,
              "topk_weights is NULL with mul_routed_weight");
+  return ok(reason);
+}
+
+template <class Args>
+GemmShape gemm_shape(const Args* a) {
+  return {a->num_experts, a->n,          a->k,       a->group_size, a->lda,
+          a->a_route_div, a->sorted_len, a->block_m, a->numel,      a->ldc};
+}
+
+mc_status check_tiled_gemm(const mc_tiled_gemm_args* a, char* reason) {
+  MC_REQUIRE(a != nullptr, INVALID_ARGUMENT, "args is NULL");
+  const GemmShape s = gemm_shape(a);
+  MC_TRY(check_gemm_common(a, s, reason));
+  MC_REQUIRE(a->ldw >= (a->k + 7) / 8, INVALID_ARGUMENT, "ldw %lld < K/8 (K=%lld)", ll(a->ldw),
+             ll(a->k));
   MC_REQUIRE(a->block_m == 16 || a->block_m == 32 || a->block_m == 64, UNSUPPORTED,
              "block_m %lld not in {16,32,64}", ll(a->block_m));
   MC_TRY(check_gemm_support(s, a->a, reason));
@@ -163,10 +176,8 @@ int64_t fused_workspace_bytes(const mc_fused_gemm_args* a) {
 
 mc_status check_fused_gemm(const mc_fused_gemm_args* a, char* reason) {
   MC_REQUIRE(a != nullptr, INVALID_ARGUMENT, "args is NULL");
-  MC_TRY(check_dtype(a->dtype, reason));
-  const GemmShape s{a->num_experts, a->n,          a->k,       a->group_size, a->lda,
-                    a->a_route_div, a->sorted_len, a->block_m, a->numel,      a->ldc};
-  MC_TRY(check_gemm_shape(s, reason));
+  const GemmShape s = gemm_shape(a);
+  MC_TRY(check_gemm_common(a, s, reason));
   const int64_t top_k = a->top_k;
   MC_REQUIRE_POSITIVE(top_k, "top_k");
   MC_REQUIRE(a->zeros_v1 == 0 || a->zeros_v1 == 1, INVALID_ARGUMENT, "zeros_v1=%d is not 0 or 1",
@@ -176,16 +187,7 @@ mc_status check_fused_gemm(const mc_fused_gemm_args* a, char* reason) {
   MC_REQUIRE(!a->output_topk || a->numel % top_k == 0, INVALID_ARGUMENT,
              "output_topk: numel %lld not a multiple of top_k %lld", ll(a->numel), ll(top_k));
   const bool active = a->numel > 0 && a->sorted_len > 0;
-  MC_REQUIRE_PTR(a, a, active);
-  MC_REQUIRE_PTR(a, qweight, active);
-  MC_REQUIRE_PTR(a, scales, active);
   MC_REQUIRE_PTR(a, zeros, active);
-  MC_REQUIRE_PTR(a, sorted_token_ids, active);
-  MC_REQUIRE_PTR(a, expert_ids, active);
-  MC_REQUIRE_PTR(a, num_tokens_post_padded, active);
-  MC_REQUIRE_PTR(a, c, active);
-  MC_REQUIRE(!active || !a->mul_routed_weight || a->topk_weights != nullptr, INVALID_ARGUMENT,
-             "topk_weights is NULL with mul_routed_weight");
   MC_REQUIRE(a->block_m == 1 || a->block_m == 2 || a->block_m == 4 || a->block_m == 8, UNSUPPORTED,
              "block_m %lld not in {1,2,4,8}", ll(a->block_m));
   MC_TRY(check_gemm_support(s, a->a, reason));

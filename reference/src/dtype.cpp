@@ -31,8 +31,8 @@ float bits_float(uint32_t u) {
 uint16_t encode_magnitude(double a, int mant, int emin, int bias, uint16_t inf) {
   if (a == 0.0) return 0;
   int e;
-  std::frexp(a, &e);  // a = f * 2^e, f in [0.5, 1)
-  int exp = e - 1;    // a = 1.xxx * 2^exp
+  std::frexp(a, &e);           // a = f * 2^e, f in [0.5, 1)
+  int exp = e - 1;             // a = 1.xxx * 2^exp
   if (exp < emin) exp = emin;  // subnormal: fixed quantum
   const double quantum = std::ldexp(1.0, exp - mant);
   const double scaled = a / quantum;  // exact: power-of-two division

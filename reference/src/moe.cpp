@@ -160,7 +160,9 @@ int worker_count(int64_t jobs) {
 
 }  // namespace
 
-void set_reference_threads(int threads) { g_threads = threads; }
+void set_reference_threads(int threads) {
+  g_threads = threads;
+}
 
 RefOutput routed_gemm(const Activations& a, int64_t a_route_div, const QuantWeights& w,
                       const Routing& r, const Alignment& al, const GemmOptions& opt,
@@ -168,8 +170,8 @@ RefOutput routed_gemm(const Activations& a, int64_t a_route_div, const QuantWeig
   const WeightShape& s = w.shape;
   validate(s, "weights");
   if (a.k != s.k) {
-    throw InputError("activations: K=" + std::to_string(a.k) + " but the weights have K=" +
-                     std::to_string(s.k));
+    throw InputError("activations: K=" + std::to_string(a.k) +
+                     " but the weights have K=" + std::to_string(s.k));
   }
   if (a_route_div < 1 || a.rows * a_route_div < r.numel()) {
     throw InputError("activations: " + std::to_string(a.rows) + " rows cannot feed " +
@@ -203,7 +205,8 @@ RefOutput routed_gemm(const Activations& a, int64_t a_route_div, const QuantWeig
     }
   };
   std::vector<std::thread> workers;
-  for (int t = 1; t < worker_count(static_cast<int64_t>(busy.size())); ++t) workers.emplace_back(work);
+  for (int t = 1; t < worker_count(static_cast<int64_t>(busy.size())); ++t)
+    workers.emplace_back(work);
   work();
   for (auto& t : workers) t.join();
   return out;
@@ -211,7 +214,9 @@ RefOutput routed_gemm(const Activations& a, int64_t a_route_div, const QuantWeig
 
 namespace {
 
-double silu(double x) { return x / (1.0 + std::exp(-x)); }
+double silu(double x) {
+  return x / (1.0 + std::exp(-x));
+}
 // sup |d silu / dx| over the reals is about 1.0998.
 constexpr double kSiluSlope = 1.1;
 
@@ -254,8 +259,8 @@ RefOutput silu_and_mul(const RefOutput& x, const std::vector<double>& x_bound) {
 
 RefOutput moe_sum(const RefOutput& x, int64_t top_k, const std::vector<double>& x_bound) {
   if (top_k < 1 || x.rows % top_k != 0) {
-    throw InputError("moe_sum: " + std::to_string(x.rows) + " rows is not T * top_k for top_k=" +
-                     std::to_string(top_k));
+    throw InputError("moe_sum: " + std::to_string(x.rows) +
+                     " rows is not T * top_k for top_k=" + std::to_string(top_k));
   }
   if (x_bound.size() != x.value.size()) throw InputError("moe_sum: bound has the wrong size");
   const int64_t tokens = x.rows / top_k;

@@ -9,9 +9,9 @@ constexpr struct {
   Outcome outcome;
   const char* name;
 } kNames[] = {
-    {Outcome::Passed, "Passed"},         {Outcome::Incorrect, "Incorrect"},
-    {Outcome::Failed, "Failed"},         {Outcome::NotSupported, "NotSupported"},
-    {Outcome::Skipped, "Skipped"},       {Outcome::KnownBug, "KnownBug"},
+    {Outcome::Passed, "Passed"},   {Outcome::Incorrect, "Incorrect"},
+    {Outcome::Failed, "Failed"},   {Outcome::NotSupported, "NotSupported"},
+    {Outcome::Skipped, "Skipped"}, {Outcome::KnownBug, "KnownBug"},
 };
 }  // namespace
 

@@ -13,7 +13,9 @@ double gamma_k(int64_t k) {
   return ku < 1 ? ku / (1 - ku) : std::numeric_limits<double>::infinity();
 }
 
-double smallest_subnormal(DType t) { return t == DType::bf16 ? 0x1p-133 : 0x1p-24; }
+double smallest_subnormal(DType t) {
+  return t == DType::bf16 ? 0x1p-133 : 0x1p-24;
+}
 
 double element_bound(const RefOutput& ref, int64_t idx, const Tolerance& tol) {
   const double u_w = ref.weight_rounding ? unit_roundoff(tol.weight_dtype) : 0.0;
@@ -34,8 +36,8 @@ std::string describe(const char* what, int64_t row, int64_t col, double got, dou
                      double bound) {
   std::ostringstream os;
   os.precision(9);
-  os << what << " at row " << row << ", column " << col << ": got " << got << ", reference "
-     << want << ", |diff| " << std::fabs(got - want) << ", bound " << bound;
+  os << what << " at row " << row << ", column " << col << ": got " << got << ", reference " << want
+     << ", |diff| " << std::fabs(got - want) << ", bound " << bound;
   return os.str();
 }
 
@@ -43,7 +45,8 @@ std::string describe(const char* what, int64_t row, int64_t col, double got, dou
 
 Comparison compare(const std::vector<uint16_t>& actual, int64_t ldc, const RefOutput& ref,
                    const Tolerance& tol, uint16_t poison, const std::vector<int64_t>& only_rows) {
-  if (ldc < ref.cols || actual.size() < static_cast<size_t>(ref.rows > 0 ? (ref.rows - 1) * ldc + ref.cols : 0)) {
+  if (ldc < ref.cols ||
+      actual.size() < static_cast<size_t>(ref.rows > 0 ? (ref.rows - 1) * ldc + ref.cols : 0)) {
     throw InputError("compare: output buffer of " + std::to_string(actual.size()) +
                      " elements with ldc " + std::to_string(ldc) + " cannot hold " +
                      std::to_string(ref.rows) + " x " + std::to_string(ref.cols));
@@ -78,8 +81,8 @@ Comparison compare(const std::vector<uint16_t>& actual, int64_t ldc, const RefOu
       const double got = bits_to_float(row[c], tol.out_dtype);
       ++res.compared;
       if (!std::isfinite(got)) {
-        note(Outcome::Failed, describe(std::isnan(got) ? "NaN (element never written?)" : "Inf",
-                                       r, c, got, want, 0));
+        note(Outcome::Failed, describe(std::isnan(got) ? "NaN (element never written?)" : "Inf", r,
+                                       c, got, want, 0));
         ++res.beyond;
         continue;
       }

@@ -9,6 +9,7 @@ std::string Case::name() const {
   // the same name are the same test (the catalog de-duplicates on it).
   std::string n = stage;
   if (!kernel.empty()) n += "_" + kernel;
+  if (!bug.empty()) n += "_bug_" + bug;
   if (!model.empty()) n += "_" + model;
   n += fmt::format("_E{}_k{}_H{}_I{}_T{}_G{}_{}", experts, top_k, hidden, inter, tokens, group,
                    to_string(dtype));
@@ -40,7 +41,19 @@ std::set<std::string> Case::labels(bool gpu) const {
   if (!kernel.empty()) l.insert(kernel);
   if (expect != "pass") l.insert("negative");
   if (exact) l.insert("exact");
+  if (!bug.empty()) l.insert("bug_class");
   return l;
+}
+
+const std::vector<std::string>& known_bug_classes() {
+  static const std::vector<std::string> ids = {
+      "padding_expert0",   "int32_overflow",       "blockk_not_group",
+      "k_not_multiple_of_g", "bf16_split_k",       "align_drops_route",
+      "align_sentinel_minus1", "align_race",       "nibble_order",
+      "zero_off_by_one",   "scale_group_off_by_one", "partial_tile_dropped",
+      "padded_rows_written", "fp16_dequant_constant",
+  };
+  return ids;
 }
 
 }  // namespace moecheck

@@ -10,14 +10,16 @@
 #include <set>
 #include <sstream>
 
+#include "catalog_yaml.hpp"
+
 namespace moecheck {
 
 const std::vector<std::string>& known_suites() {
   // CPU suites (suites/cpu) and GPU suites (suites/gpu). Kept here so that a typo in a case file
   // is an error instead of a case that no binary runs.
   static const std::vector<std::string> names = {
-      "roundtrip", "exact_tier",  "routing",    "align", "ref_vs_naive",
-      "metamorphic", "tolerance", "negative", "gpu_kernel", "gpu_align", "gpu_e2e", "gpu_negative",
+      "roundtrip", "exact_tier", "routing",    "align",     "ref_vs_naive", "metamorphic",
+      "tolerance", "negative",   "gpu_kernel", "gpu_align", "gpu_e2e",      "gpu_negative",
   };
   return names;
 }
@@ -70,17 +72,19 @@ std::string one_of(const std::string& file, const YAML::Node& n, const std::stri
 
 // How each case key is read into a Case. A table, so the set of keys, their parsing and the
 // error messages live in one place.
-using Setter = std::function<void(Case&, const std::string& file, const std::string& key, const YAML::Node&)>;
+using Setter =
+    std::function<void(Case&, const std::string& file, const std::string& key, const YAML::Node&)>;
 
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> table = [] {
     std::map<std::string, Setter> t;
     auto int_field = [](int64_t Case::*field, int64_t min) {
-      return [field, min](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
-        const int64_t v = to_int(f, n, key);
-        if (v < min) fail(f, n, key, "must be >= " + std::to_string(min));
-        c.*field = v;
-      };
+      return
+          [field, min](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
+            const int64_t v = to_int(f, n, key);
+            if (v < min) fail(f, n, key, "must be >= " + std::to_string(min));
+            c.*field = v;
+          };
     };
     auto bool_field = [](bool Case::*field) {
       return [field](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
@@ -92,8 +96,9 @@ const std::map<std::string, Setter>& setters() {
       c.suite = one_of(f, n, key, std::set<std::string>(k.begin(), k.end()));
     };
     t["stage"] = [](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
-      c.stage = one_of(f, n, key, {"dequant", "routing", "align", "gemm1", "act", "gemm2", "sum",
-                                  "e2e", "tolerance"});
+      c.stage = one_of(
+          f, n, key,
+          {"dequant", "routing", "align", "gemm1", "act", "gemm2", "sum", "e2e", "tolerance"});
     };
     t["tier"] = [](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
       c.tier = one_of(f, n, key, {"smoke", "quick", "nightly"});
@@ -106,6 +111,10 @@ const std::map<std::string, Setter>& setters() {
     };
     t["error"] = [](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
       c.error = scalar(f, n, key);
+    };
+    t["bug"] = [](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
+      const auto& k = known_bug_classes();
+      c.bug = one_of(f, n, key, std::set<std::string>(k.begin(), k.end()));
     };
     t["experts"] = int_field(&Case::experts, 1);
     t["top_k"] = int_field(&Case::top_k, 1);
@@ -122,7 +131,8 @@ const std::map<std::string, Setter>& setters() {
     t["format"] = [](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
       c.format = parse_format(one_of(f, n, key, {"exllama_nk", "gptq_kn", "triton_nk_u8"}));
     };
-    t["zero_format"] = [](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
+    t["zero_format"] = [](Case& c, const std::string& f, const std::string& key,
+                          const YAML::Node& n) {
       c.zero_format = one_of(f, n, key, {"v1", "v2"}) == "v1" ? GptqZeros::v1 : GptqZeros::v2;
     };
     t["symmetric"] = bool_field(&Case::symmetric);
@@ -151,7 +161,8 @@ const std::map<std::string, Setter>& setters() {
         }
       }
     };
-    t["routing_seed"] = [](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
+    t["routing_seed"] = [](Case& c, const std::string& f, const std::string& key,
+                           const YAML::Node& n) {
       c.routing.seed = static_cast<uint64_t>(to_int(f, n, key));
     };
     t["seed"] = [](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
@@ -208,16 +219,18 @@ std::vector<YAML::Node> list_of(const std::string& file, const YAML::Node& n,
 // instead of as an exception inside one test.
 void check_shape(const std::string& file, const YAML::Node& sweep, const Case& c) {
   if (c.expect != "pass") return;
-  const bool gemm1 = c.stage == "gemm1" || c.stage == "e2e" || c.stage == "dequant" ||
-                     c.stage == "tolerance";
+  const bool gemm1 =
+      c.stage == "gemm1" || c.stage == "e2e" || c.stage == "dequant" || c.stage == "tolerance";
   const bool gemm2 = c.stage == "gemm2" || c.stage == "e2e";
   if (gemm1 && c.hidden % c.group != 0) {
-    fail(file, sweep, "group", fmt::format("hidden {} is not a multiple of group {} (case {})",
-                                           c.hidden, c.group, c.name()));
+    fail(file, sweep, "group",
+         fmt::format("hidden {} is not a multiple of group {} (case {})", c.hidden, c.group,
+                     c.name()));
   }
   if (gemm2 && c.inter % c.group != 0) {
-    fail(file, sweep, "group", fmt::format("inter {} is not a multiple of group {} (case {})",
-                                           c.inter, c.group, c.name()));
+    fail(file, sweep, "group",
+         fmt::format("inter {} is not a multiple of group {} (case {})", c.inter, c.group,
+                     c.name()));
   }
 }
 
@@ -329,6 +342,20 @@ std::string read_file(const std::filesystem::path& p) {
 
 }  // namespace
 
+void apply_case_key(Case& c, const std::string& file, const std::string& key,
+                    const YAML::Node& value) {
+  apply(c, file, key, value);
+}
+
+void catalog_fail(const std::string& file, const YAML::Node& at, const std::string& key,
+                  const std::string& what) {
+  fail(file, at, key, what);
+}
+
+YAML::Node parse_catalog_yaml(const std::string& text, const std::string& file) {
+  return parse(text, file);
+}
+
 std::vector<Model> load_models(const std::string& text, const std::string& file) {
   const YAML::Node root = parse(text, file);
   const YAML::Node list = root["models"];
@@ -340,15 +367,22 @@ std::vector<Model> load_models(const std::string& text, const std::string& file)
     for (const auto& kv : n) {
       const std::string key = kv.first.as<std::string>();
       const YAML::Node v = kv.second;
-      if (key == "name") m.name = scalar(file, v, key);
-      else if (key == "hf") m.hf_id = scalar(file, v, key);
-      else if (key == "experts") m.experts = to_int(file, v, key);
-      else if (key == "top_k") m.top_k = to_int(file, v, key);
-      else if (key == "hidden") m.hidden = to_int(file, v, key);
-      else if (key == "moe_intermediate") m.inter = to_int(file, v, key);
+      if (key == "name")
+        m.name = scalar(file, v, key);
+      else if (key == "hf")
+        m.hf_id = scalar(file, v, key);
+      else if (key == "experts")
+        m.experts = to_int(file, v, key);
+      else if (key == "top_k")
+        m.top_k = to_int(file, v, key);
+      else if (key == "hidden")
+        m.hidden = to_int(file, v, key);
+      else if (key == "moe_intermediate")
+        m.inter = to_int(file, v, key);
       else if (key == "group_sizes") {
         for (const auto& g : list_of(file, v, key)) m.groups.push_back(to_int(file, g, key));
-      } else fail(file, v, key, "unknown key");
+      } else
+        fail(file, v, key, "unknown key");
     }
     const auto need = [&](bool ok, const char* key, const char* what) {
       if (!ok) fail(file, n, key, what);

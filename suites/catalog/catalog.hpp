@@ -17,12 +17,12 @@ struct CatalogError : std::runtime_error {
 };
 
 struct Model {
-  std::string name;      // identifier used in case names, e.g. qwen3_30b_a3b
-  std::string hf_id;     // where the shape comes from, e.g. Qwen/Qwen3-30B-A3B
+  std::string name;   // identifier used in case names, e.g. qwen3_30b_a3b
+  std::string hf_id;  // where the shape comes from, e.g. Qwen/Qwen3-30B-A3B
   int64_t experts = 0;
   int64_t top_k = 0;
   int64_t hidden = 0;
-  int64_t inter = 0;     // moe_intermediate_size
+  int64_t inter = 0;            // moe_intermediate_size
   std::vector<int64_t> groups;  // group sizes its W4A16 checkpoints ship
 };
 

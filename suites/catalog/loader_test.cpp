@@ -65,9 +65,8 @@ INSTANTIATE_TEST_SUITE_P(Loader, BrokenCaseFile, testing::ValuesIn(broken_files(
 // every dimension that issue 2 names (so "covered on CPU" is checked, not claimed).
 TEST(Catalog, QuickTierCoversEveryDimensionOnCpu) {
   const Catalog cat = load_catalog(kCatalog);
-  const std::set<std::string> cpu_suites = {"roundtrip", "exact_tier", "routing", "align",
-                                            "ref_vs_naive", "metamorphic", "tolerance",
-                                            "negative"};
+  const std::set<std::string> cpu_suites = {"roundtrip",    "exact_tier",  "routing",   "align",
+                                            "ref_vs_naive", "metamorphic", "tolerance", "negative"};
   std::set<std::string> models, stages, routings, formats, dtypes;
   std::set<int64_t> groups, block_ms, top_ks;
   std::set<std::string> names;
@@ -94,8 +93,8 @@ TEST(Catalog, QuickTierCoversEveryDimensionOnCpu) {
   for (const char* s : {"dequant", "align", "gemm1", "act", "gemm2", "sum", "e2e"}) {
     EXPECT_TRUE(stages.count(s)) << "stage " << s;
   }
-  for (const char* r : {"uniform", "zipf", "hot", "empty", "single", "block_edge", "ep",
-                        "repeated", "out_of_range"}) {
+  for (const char* r : {"uniform", "zipf", "hot", "empty", "single", "block_edge", "ep", "repeated",
+                        "out_of_range"}) {
     EXPECT_TRUE(routings.count(r)) << "routing " << r;
   }
   for (const char* f : {"exllama_nk", "gptq_kn", "triton_nk_u8"}) EXPECT_TRUE(formats.count(f));

@@ -12,7 +12,9 @@ void check_runtime(int err, const char* what) {
   }
 }
 
-void synchronize_device() { check_runtime(hipDeviceSynchronize(), "device synchronize"); }
+void synchronize_device() {
+  check_runtime(hipDeviceSynchronize(), "device synchronize");
+}
 
 namespace {
 
@@ -22,15 +24,16 @@ std::vector<uint16_t> pattern_words(size_t bytes, uint16_t pattern) {
 
 }  // namespace
 
-GuardedBuffer::GuardedBuffer(std::string name, size_t bytes) : name_(std::move(name)), bytes_(bytes) {
+GuardedBuffer::GuardedBuffer(std::string name, size_t bytes)
+    : name_(std::move(name)), bytes_(bytes) {
   void* p = nullptr;
   check_runtime(hipMalloc(&p, bytes_ + 2 * kGuardBytes), ("allocate " + name_).c_str());
   base_ = static_cast<char*>(p);
   const auto guard = pattern_words(kGuardBytes, kGuardPattern);
   check_runtime(hipMemcpy(base_, guard.data(), kGuardBytes, hipMemcpyHostToDevice), "guard band");
-  check_runtime(hipMemcpy(base_ + kGuardBytes + bytes_, guard.data(), kGuardBytes,
-                          hipMemcpyHostToDevice),
-                "guard band");
+  check_runtime(
+      hipMemcpy(base_ + kGuardBytes + bytes_, guard.data(), kGuardBytes, hipMemcpyHostToDevice),
+      "guard band");
   fill16(0xffff);  // the payload starts poisoned (NaN in bf16 and fp16)
 }
 
@@ -49,20 +52,25 @@ void GuardedBuffer::fill16(uint16_t pattern) {
                 ("poison " + name_).c_str());
 }
 
-void GuardedBuffer::zero() { check_runtime(hipMemset(data(), 0, bytes_), ("zero " + name_).c_str()); }
+void GuardedBuffer::zero() {
+  check_runtime(hipMemset(data(), 0, bytes_), ("zero " + name_).c_str());
+}
 
 void GuardedBuffer::upload(const void* host, size_t bytes) {
-  if (bytes > bytes_) throw DeviceError("upload of " + std::to_string(bytes) + " bytes into " + name_);
+  if (bytes > bytes_)
+    throw DeviceError("upload of " + std::to_string(bytes) + " bytes into " + name_);
   if (bytes) {
-    check_runtime(hipMemcpy(data(), host, bytes, hipMemcpyHostToDevice), ("upload " + name_).c_str());
+    check_runtime(hipMemcpy(data(), host, bytes, hipMemcpyHostToDevice),
+                  ("upload " + name_).c_str());
   }
 }
 
 void GuardedBuffer::download(void* host, size_t bytes, size_t offset) const {
   if (offset + bytes > bytes_) throw DeviceError("download past the end of " + name_);
   if (bytes) {
-    check_runtime(hipMemcpy(host, static_cast<char*>(data()) + offset, bytes, hipMemcpyDeviceToHost),
-                  ("download " + name_).c_str());
+    check_runtime(
+        hipMemcpy(host, static_cast<char*>(data()) + offset, bytes, hipMemcpyDeviceToHost),
+        ("download " + name_).c_str());
   }
 }
 

@@ -18,7 +18,7 @@ struct DeviceError : std::runtime_error {
 
 class GuardedBuffer {
  public:
-  static constexpr size_t kGuardBytes = 4096;  // keeps the payload 256-byte aligned
+  static constexpr size_t kGuardBytes = 4096;        // keeps the payload 256-byte aligned
   static constexpr uint16_t kGuardPattern = 0x7fc1;  // a bf16 quiet NaN (and an odd int pattern)
 
   GuardedBuffer(std::string name, size_t bytes);

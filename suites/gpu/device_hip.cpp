@@ -29,6 +29,8 @@ DeviceInfo detect_device() {
   return d;
 }
 
-bool testbed_uses_device() { return true; }
+bool testbed_uses_device() {
+  return true;
+}
 
 }  // namespace moecheck

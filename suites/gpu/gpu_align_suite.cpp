@@ -1,5 +1,5 @@
-// moe_align_block_size on the device against the reference (align_compare.hpp). Out-of-range ids (expect: input_error) must not make the
-// kernel read or write out of bounds.
+// moe_align_block_size on the device against the reference (align_compare.hpp). Out-of-range ids
+// (expect: input_error) must not make the kernel read or write out of bounds.
 #include <gtest/gtest.h>
 
 #include "gpu_testbed.hpp"

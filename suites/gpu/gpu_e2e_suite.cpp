@@ -23,7 +23,7 @@ void gpu_e2e_case(const Case& c) {
   // The routing's own sizes: a generator may choose T itself (block_edge).
   const int64_t tokens_total = lc.routing.tokens, numel = lc.routing.numel();
   const int64_t n1 = 2 * c.inter, hidden = c.hidden;
-  const mc_dtype dt = c.dtype == DType::bf16 ? MC_BF16 : MC_FP16;
+  const mc_dtype dt = abi_dtype(c.dtype);
 
   // Reference on the sampled tokens.
   const std::vector<int64_t> tokens = sample_tokens(tokens_total, c.seed);
@@ -48,9 +48,9 @@ void gpu_e2e_case(const Case& c) {
     ASSERT_EQ(cmp.outcome, Outcome::Passed) << cmp.message;
   }
 
-  const Activations& a_host =
-      c.apply_router_weight_on_input ? apply_router_weight_on_input(lc.problem.a, lc.routing)
-                                     : lc.problem.a;
+  const Activations& a_host = c.apply_router_weight_on_input
+                                  ? apply_router_weight_on_input(lc.problem.a, lc.routing)
+                                  : lc.problem.a;
   const auto a = upload_activations("activations", a_host);
   const DeviceWeights w1 = upload_weights(c, lc.problem.w1, lc.experts);
   const DeviceWeights w2 = upload_weights(c, lc.problem.w2, lc.experts);
@@ -104,12 +104,15 @@ void gpu_e2e_case(const Case& c) {
     judge(c, "gemm2", download_rows(*c2, routes, hidden), hidden, ref.c2, check_all_guards(all));
     // moe_sum adds every route of a token: routes of experts not computed here (expert
     // parallelism) contribute zero, so their rows are zeroed first, as the ABI asks.
-    const std::vector<uint8_t> written = computed_routes(lc.routing, align_block_size(lc.routing, c.block_m));
+    const std::vector<uint8_t> written =
+        computed_routes(lc.routing, align_block_size(lc.routing, c.block_m));
     for (int64_t i = 0; i < numel; ++i) {
-      if (!written[i]) check_runtime(hipMemset(static_cast<char*>(c2->data()) + i * hidden * 2, 0, hidden * 2), "zero c2 row");
+      if (!written[i])
+        check_runtime(hipMemset(static_cast<char*>(c2->data()) + i * hidden * 2, 0, hidden * 2),
+                      "zero c2 row");
     }
-    const mc_moe_sum_args ma{dt, c2->data(), hidden, out->data(), hidden, tokens_total, c.top_k, hidden,
-                             nullptr};
+    const mc_moe_sum_args ma{dt,           c2->data(), hidden, out->data(), hidden,
+                             tokens_total, c.top_k,    hidden, nullptr};
     ASSERT_EQ(api.moe_sum(&ma), MC_OK);
     synchronize_device();
   }

@@ -27,7 +27,8 @@ void gemm_stage(const Case& c) {
   const std::vector<int64_t> tokens = sample_tokens(tokens_total, c.seed);
   const Routing ref_routing = restrict_routing(p.experts.routing, tokens);
   const std::vector<int64_t> routes = route_rows(tokens, c.top_k);
-  const Activations ref_a = p.a_route_div == 1 ? restrict_rows(p.a, routes) : restrict_rows(p.a, tokens);
+  const Activations ref_a =
+      p.a_route_div == 1 ? restrict_rows(p.a, routes) : restrict_rows(p.a, tokens);
   GemmOptions opt;
   opt.mul_routed_weight = p.mul_routed_weight;
   RefOutput ref = routed_gemm(ref_a, p.a_route_div, p.w, ref_routing,
@@ -89,15 +90,15 @@ void elementwise_stage(const Case& c) {
   const auto out = poisoned_output("output", c, ref.rows, ldo);
   char why[MC_REASON_LEN] = {};
   mc_status s;
-  const mc_dtype dt = c.dtype == DType::bf16 ? MC_BF16 : MC_FP16;
+  const mc_dtype dt = abi_dtype(c.dtype);
   if (act) {
-    const mc_silu_and_mul_args args{dt, dx->data(), x.lda, out->data(), ldo, c.numel(), c.inter,
-                                    nullptr};
+    const mc_silu_and_mul_args args{dt,  dx->data(), x.lda,   out->data(),
+                                    ldo, c.numel(),  c.inter, nullptr};
     if (!expect_support(c, api.supports_silu_and_mul(&args, why), why)) return;
     s = api.silu_and_mul(&args);
   } else {
-    const mc_moe_sum_args args{dt, dx->data(), x.lda, out->data(), ldo, c.tokens, c.top_k,
-                               c.hidden, nullptr};
+    const mc_moe_sum_args args{dt,       dx->data(), x.lda,    out->data(), ldo,
+                               c.tokens, c.top_k,    c.hidden, nullptr};
     if (!expect_support(c, api.supports_moe_sum(&args, why), why)) return;
     s = api.moe_sum(&args);
   }

@@ -11,7 +11,9 @@
 namespace moecheck {
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 void expect_untouched(const std::vector<const GuardedBuffer*>& buffers) {
   for (const GuardedBuffer* b : buffers) {
@@ -28,7 +30,8 @@ void expect_untouched(const std::vector<const GuardedBuffer*>& buffers) {
 
 void gpu_negative_case(const Case& c) {
   MOECHECK_SKIP_WITHOUT_DEVICE();
-  ASSERT_EQ(c.expect, "not_supported") << c.source << ": gpu_negative cases must expect not_supported";
+  ASSERT_EQ(c.expect, "not_supported")
+      << c.source << ": gpu_negative cases must expect not_supported";
   const KernelApi& api = kernel_api();
   const int64_t n = c.gemm_n(), k = c.gemm_k(), g = c.group, e = c.experts, numel = c.numel();
   const int64_t lda = k + c.pad_lda, ldw = ceil_div(k, 8) + c.pad_kw;
@@ -48,64 +51,44 @@ void gpu_negative_case(const Case& c) {
   const auto weights = buffer("topk_weights", numel * 4);
   const auto out = buffer("output", out_rows * n * 2);
   const auto workspace = buffer("workspace", 1 << 20);
-  const mc_dtype dt = c.dtype == DType::bf16 ? MC_BF16 : MC_FP16;
+  GemmFields f;
+  f.dtype = abi_dtype(c.dtype);
+  f.a = a->data();
+  f.lda = lda;
+  f.a_route_div = c.stage == "gemm2" ? 1 : c.top_k;
+  f.qweight = static_cast<const int32_t*>(qweight->data());
+  f.scales = scales->data();
+  f.zeros = static_cast<const int32_t*>(zeros->data());
+  f.num_experts = e;
+  f.n = n;
+  f.k = k;
+  f.group_size = g;
+  f.sorted_token_ids = static_cast<const int32_t*>(sorted->data());
+  f.expert_ids = static_cast<const int32_t*>(experts->data());
+  f.num_tokens_post_padded = static_cast<const int32_t*>(post->data());
+  f.sorted_len = sorted_len;
+  f.block_m = c.block_m;
+  f.numel = numel;
+  f.topk_weights = static_cast<const float*>(weights->data());
+  f.mul_routed_weight = c.mul_routed_weight;
+  f.c = out->data();
+  f.ldc = n;
   char why[MC_REASON_LEN] = {};
   mc_status s;
   bool supported;
   if (c.kernel == "fused") {
-    mc_fused_gemm_args x{};
-    x.dtype = dt;
-    x.a = a->data();
-    x.lda = lda;
-    x.a_route_div = c.stage == "gemm2" ? 1 : c.top_k;
-    x.qweight = static_cast<const int32_t*>(qweight->data());
-    x.scales = scales->data();
-    x.zeros = static_cast<const int32_t*>(zeros->data());
+    auto x = gemm_args<mc_fused_gemm_args>(f);
     x.zeros_v1 = c.zero_format == GptqZeros::v1;
-    x.num_experts = e;
-    x.n = n;
-    x.k = k;
-    x.group_size = g;
-    x.sorted_token_ids = static_cast<const int32_t*>(sorted->data());
-    x.expert_ids = static_cast<const int32_t*>(experts->data());
-    x.num_tokens_post_padded = static_cast<const int32_t*>(post->data());
-    x.sorted_len = sorted_len;
-    x.block_m = c.block_m;
-    x.numel = numel;
     x.top_k = c.top_k;
-    x.topk_weights = static_cast<const float*>(weights->data());
-    x.mul_routed_weight = c.mul_routed_weight;
     x.output_topk = c.output_topk;
-    x.c = out->data();
-    x.ldc = n;
     x.workspace = workspace->data();
     x.workspace_bytes = static_cast<int64_t>(workspace->bytes());
     supported = api.supports_fused_gemm(&x, why);
     s = api.fused_gemm(&x);
   } else {
-    mc_tiled_gemm_args x{};
-    x.dtype = dt;
-    x.a = a->data();
-    x.lda = lda;
-    x.a_route_div = c.stage == "gemm2" ? 1 : c.top_k;
-    x.qweight = static_cast<const int32_t*>(qweight->data());
+    auto x = gemm_args<mc_tiled_gemm_args>(f);
     x.ldw = ldw;
-    x.scales = scales->data();
-    x.zeros = c.symmetric ? nullptr : static_cast<const int32_t*>(zeros->data());
-    x.num_experts = e;
-    x.n = n;
-    x.k = k;
-    x.group_size = g;
-    x.sorted_token_ids = static_cast<const int32_t*>(sorted->data());
-    x.expert_ids = static_cast<const int32_t*>(experts->data());
-    x.num_tokens_post_padded = static_cast<const int32_t*>(post->data());
-    x.sorted_len = sorted_len;
-    x.block_m = c.block_m;
-    x.numel = numel;
-    x.topk_weights = static_cast<const float*>(weights->data());
-    x.mul_routed_weight = c.mul_routed_weight;
-    x.c = out->data();
-    x.ldc = n;
+    if (c.symmetric) x.zeros = nullptr;
     supported = api.supports_tiled_gemm(&x, why);
     s = api.tiled_gemm(&x);
   }

@@ -25,8 +25,6 @@ std::unique_ptr<GuardedBuffer> upload_vector(const std::string& name, const std:
   return b;
 }
 
-mc_dtype abi_dtype(DType t) { return t == DType::bf16 ? MC_BF16 : MC_FP16; }
-
 }  // namespace
 
 std::vector<const GuardedBuffer*> DeviceWeights::buffers() const {
@@ -88,8 +86,8 @@ DeviceRouting upload_routing(const Routing& r, const Alignment& al) {
   d.sorted_len = static_cast<int64_t>(al.sorted_token_ids.size());
   d.sorted_ids = upload_vector("sorted_token_ids", al.sorted_token_ids);
   d.expert_ids = upload_vector("expert_ids", al.expert_ids);
-  d.num_post_padded = upload_vector("num_tokens_post_padded",
-                                    std::vector<int32_t>{al.num_tokens_post_padded});
+  d.num_post_padded =
+      upload_vector("num_tokens_post_padded", std::vector<int32_t>{al.num_tokens_post_padded});
   d.topk_weights = upload_vector("topk_weights", r.weights);
   return d;
 }
@@ -121,7 +119,8 @@ DeviceAlignment align_on_device(const Routing& r, int64_t block_m) {
   dr.topk_weights = upload_vector("topk_weights", r.weights);
   d.topk_ids = upload_vector("topk_ids", r.ids);
   if (!r.expert_map.empty()) d.expert_map = upload_vector("expert_map", r.expert_map);
-  d.workspace = poisoned("align workspace", static_cast<size_t>(api.align_workspace_bytes(r.experts)));
+  d.workspace =
+      poisoned("align workspace", static_cast<size_t>(api.align_workspace_bytes(r.experts)));
 
   mc_align_args a{};
   a.topk_ids = static_cast<const int32_t*>(d.topk_ids->data());
@@ -154,34 +153,34 @@ mc_status run_gemm(const Case& c, const DeviceWeights& w, const DeviceRouting& r
                    const GemmCall& call, std::string& reason) {
   const KernelApi& api = kernel_api();
   char why[MC_REASON_LEN] = {};
-  const auto* zeros = w.zeros ? static_cast<const int32_t*>(w.zeros->data()) : nullptr;
+  GemmFields f;
+  f.dtype = abi_dtype(c.dtype);
+  f.a = call.a;
+  f.lda = call.lda;
+  f.a_route_div = call.a_route_div;
+  f.qweight = static_cast<const int32_t*>(w.qweight->data());
+  f.scales = w.scales->data();
+  f.zeros = w.zeros ? static_cast<const int32_t*>(w.zeros->data()) : nullptr;
+  f.num_experts = w.shape.experts;
+  f.n = w.shape.n;
+  f.k = w.shape.k;
+  f.group_size = w.shape.group;
+  f.sorted_token_ids = static_cast<const int32_t*>(r.sorted_ids->data());
+  f.expert_ids = static_cast<const int32_t*>(r.expert_ids->data());
+  f.num_tokens_post_padded = static_cast<const int32_t*>(r.num_post_padded->data());
+  f.sorted_len = r.sorted_len;
+  f.block_m = r.block_m;
+  f.numel = r.numel;
+  f.topk_weights = static_cast<const float*>(r.topk_weights->data());
+  f.mul_routed_weight = call.mul_routed_weight;
+  f.c = call.out;
+  f.ldc = call.ldc;
   mc_status status;
   if (c.kernel == "fused") {
-    mc_fused_gemm_args a{};
-    a.dtype = abi_dtype(c.dtype);
-    a.a = call.a;
-    a.lda = call.lda;
-    a.a_route_div = call.a_route_div;
-    a.qweight = static_cast<const int32_t*>(w.qweight->data());
-    a.scales = w.scales->data();
-    a.zeros = zeros;
+    auto a = gemm_args<mc_fused_gemm_args>(f);
     a.zeros_v1 = w.zeros_v1;
-    a.num_experts = w.shape.experts;
-    a.n = w.shape.n;
-    a.k = w.shape.k;
-    a.group_size = w.shape.group;
-    a.sorted_token_ids = static_cast<const int32_t*>(r.sorted_ids->data());
-    a.expert_ids = static_cast<const int32_t*>(r.expert_ids->data());
-    a.num_tokens_post_padded = static_cast<const int32_t*>(r.num_post_padded->data());
-    a.sorted_len = r.sorted_len;
-    a.block_m = r.block_m;
-    a.numel = r.numel;
     a.top_k = r.top_k;
-    a.topk_weights = static_cast<const float*>(r.topk_weights->data());
-    a.mul_routed_weight = call.mul_routed_weight;
     a.output_topk = call.output_topk;
-    a.c = call.out;
-    a.ldc = call.ldc;
     const int64_t ws = api.fused_workspace_bytes(&a);
     GuardedBuffer workspace("fused workspace", static_cast<size_t>(ws > 0 ? ws : 0));
     a.workspace = ws > 0 ? workspace.data() : nullptr;
@@ -195,29 +194,8 @@ mc_status run_gemm(const Case& c, const DeviceWeights& w, const DeviceRouting& r
     const std::string g = workspace.check_guards();
     if (!g.empty()) throw DeviceError(g);
   } else {
-    mc_tiled_gemm_args a{};
-    a.dtype = abi_dtype(c.dtype);
-    a.a = call.a;
-    a.lda = call.lda;
-    a.a_route_div = call.a_route_div;
-    a.qweight = static_cast<const int32_t*>(w.qweight->data());
+    auto a = gemm_args<mc_tiled_gemm_args>(f);
     a.ldw = w.ldw;
-    a.scales = w.scales->data();
-    a.zeros = zeros;
-    a.num_experts = w.shape.experts;
-    a.n = w.shape.n;
-    a.k = w.shape.k;
-    a.group_size = w.shape.group;
-    a.sorted_token_ids = static_cast<const int32_t*>(r.sorted_ids->data());
-    a.expert_ids = static_cast<const int32_t*>(r.expert_ids->data());
-    a.num_tokens_post_padded = static_cast<const int32_t*>(r.num_post_padded->data());
-    a.sorted_len = r.sorted_len;
-    a.block_m = r.block_m;
-    a.numel = r.numel;
-    a.topk_weights = static_cast<const float*>(r.topk_weights->data());
-    a.mul_routed_weight = call.mul_routed_weight;
-    a.c = call.out;
-    a.ldc = call.ldc;
     if (!api.supports_tiled_gemm(&a, why)) {
       reason = why;
       return MC_UNSUPPORTED;
@@ -242,9 +220,10 @@ void report_line(const std::string& line) {
 }
 
 void report_not_supported(const Case& c, const std::string& reason) {
-  report_line(fmt::format("{{\"test\":\"{}.{}\",\"stage\":\"{}\",\"outcome\":\"NotSupported\","
-                          "\"reason\":\"{}\"}}\n",
-                          c.suite, c.name(), c.stage, reason));
+  report_line(
+      fmt::format("{{\"test\":\"{}.{}\",\"stage\":\"{}\",\"outcome\":\"NotSupported\","
+                  "\"reason\":\"{}\"}}\n",
+                  c.suite, c.name(), c.stage, reason));
   testing::Test::RecordProperty("outcome", "NotSupported");
 }
 
@@ -272,13 +251,13 @@ Comparison judge(const Case& c, const std::string& stage, const std::vector<uint
   }
   report_stage(c, stage, cmp);
   EXPECT_EQ(cmp.outcome, Outcome::Passed)
-      << stage << ": " << to_string(cmp.outcome) << ": " << cmp.message
-      << " (worst margin " << cmp.worst_margin << ")";
+      << stage << ": " << to_string(cmp.outcome) << ": " << cmp.message << " (worst margin "
+      << cmp.worst_margin << ")";
   return cmp;
 }
 
-std::unique_ptr<GuardedBuffer> poisoned_output(const std::string& name, const Case& c,
-                                               int64_t rows, int64_t ldc) {
+std::unique_ptr<GuardedBuffer> poisoned_output(const std::string& name, const Case& c, int64_t rows,
+                                               int64_t ldc) {
   auto b = std::make_unique<GuardedBuffer>(name, static_cast<size_t>(rows * ldc) * 2);
   b->fill16(poison_bits(c.dtype));
   return b;

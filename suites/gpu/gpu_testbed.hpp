@@ -24,7 +24,7 @@ std::string device_skip_reason();
 
 #define MOECHECK_SKIP_WITHOUT_DEVICE()                                                 \
   do {                                                                                 \
-    const std::string moecheck_no_device = ::moecheck::device_skip_reason();          \
+    const std::string moecheck_no_device = ::moecheck::device_skip_reason();           \
     if (!moecheck_no_device.empty()) GTEST_SKIP() << "no GPU: " << moecheck_no_device; \
   } while (0)
 
@@ -54,6 +54,58 @@ DeviceRouting upload_routing(const Routing& r, const Alignment& al);
 // Activations on the device (lda kept).
 std::unique_ptr<GuardedBuffer> upload_activations(const std::string& name, const Activations& a);
 
+// The fields both GEMM argument structs of kernels.h share, so either family's arguments are
+// filled by one piece of code (gemm_args).
+struct GemmFields {
+  mc_dtype dtype = MC_BF16;
+  const void* a = nullptr;
+  int64_t lda = 0, a_route_div = 1;
+  const int32_t* qweight = nullptr;
+  const void* scales = nullptr;
+  const int32_t* zeros = nullptr;
+  int64_t num_experts = 0, n = 0, k = 0, group_size = 0;
+  const int32_t* sorted_token_ids = nullptr;
+  const int32_t* expert_ids = nullptr;
+  const int32_t* num_tokens_post_padded = nullptr;
+  int64_t sorted_len = 0, block_m = 0, numel = 0;
+  const float* topk_weights = nullptr;
+  int mul_routed_weight = 0;
+  void* c = nullptr;
+  int64_t ldc = 0;
+};
+
+// mc_tiled_gemm_args or mc_fused_gemm_args with the shared fields set (the rest zero).
+template <class Args>
+Args gemm_args(const GemmFields& f) {
+  Args x{};
+  x.dtype = f.dtype;
+  x.a = f.a;
+  x.lda = f.lda;
+  x.a_route_div = f.a_route_div;
+  x.qweight = f.qweight;
+  x.scales = f.scales;
+  x.zeros = f.zeros;
+  x.num_experts = f.num_experts;
+  x.n = f.n;
+  x.k = f.k;
+  x.group_size = f.group_size;
+  x.sorted_token_ids = f.sorted_token_ids;
+  x.expert_ids = f.expert_ids;
+  x.num_tokens_post_padded = f.num_tokens_post_padded;
+  x.sorted_len = f.sorted_len;
+  x.block_m = f.block_m;
+  x.numel = f.numel;
+  x.topk_weights = f.topk_weights;
+  x.mul_routed_weight = f.mul_routed_weight;
+  x.c = f.c;
+  x.ldc = f.ldc;
+  return x;
+}
+
+inline mc_dtype abi_dtype(DType t) {
+  return t == DType::bf16 ? MC_BF16 : MC_FP16;
+}
+
 // One routed GEMM through the case's kernel family. `out` is [numel, ldc] (or [T, ldc] with
 // output_topk, zeroed by the caller). Fills `reason` when the implementation refuses.
 struct GemmCall {
@@ -82,8 +134,8 @@ Comparison judge(const Case& c, const std::string& stage, const std::vector<uint
                  const std::vector<int64_t>& only_rows = {});
 
 // The output rows of `ref` as poisoned [rows, ldc] device memory.
-std::unique_ptr<GuardedBuffer> poisoned_output(const std::string& name, const Case& c,
-                                               int64_t rows, int64_t ldc);
+std::unique_ptr<GuardedBuffer> poisoned_output(const std::string& name, const Case& c, int64_t rows,
+                                               int64_t ldc);
 
 // A RefOutput holding exact inputs (for stages fed with given values: act, sum).
 RefOutput exact_values(const Activations& x);

@@ -2,7 +2,11 @@
 
 namespace moecheck {
 
-DeviceInfo detect_device() { return {false, "", "", "CPU testbed: no device used"}; }
-bool testbed_uses_device() { return false; }
+DeviceInfo detect_device() {
+  return {false, "", "", "CPU testbed: no device used"};
+}
+bool testbed_uses_device() {
+  return false;
+}
 
 }  // namespace moecheck

@@ -47,7 +47,8 @@ constexpr int64_t kPoolBodies = 4;
 // rotated by e. Generating them takes seconds instead of minutes, every expert still differs
 // from every other (an expert mix-up changes the result), and the weights keep the
 // distribution of the generator.
-QuantWeights pooled(const WeightShape& s, const std::function<QuantWeights(const WeightShape&)>& gen) {
+QuantWeights pooled(const WeightShape& s,
+                    const std::function<QuantWeights(const WeightShape&)>& gen) {
   const int64_t bodies = std::min(s.experts, kPoolBodies);
   const QuantWeights pool = gen({bodies, s.n, s.k, s.group});
   QuantWeights w = QuantWeights::zeros_like(s, pool.dtype, pool.symmetric);

@@ -53,11 +53,16 @@ TestbedOptions parse_options(int& argc, char** argv) {
       if (a.rfind(f + "=", 0) == 0) return argv[i] + f.size() + 1;
       return nullptr;
     };
-    if (const char* v = value("--catalog")) o.catalog_dir = v;
-    else if (const char* v = value("--moecheck-ctest-file")) o.ctest_file = v;
-    else if (const char* v = value("--require-arch")) o.require_arch = v;
-    else if (a == "--require-gpu") o.require_gpu = true;
-    else rest.push_back(argv[i]);
+    if (const char* v = value("--catalog"))
+      o.catalog_dir = v;
+    else if (const char* v = value("--moecheck-ctest-file"))
+      o.ctest_file = v;
+    else if (const char* v = value("--require-arch"))
+      o.require_arch = v;
+    else if (a == "--require-gpu")
+      o.require_gpu = true;
+    else
+      rest.push_back(argv[i]);
   }
   if (o.catalog_dir.empty()) o.catalog_dir = MOECHECK_DEFAULT_CATALOG;
   if (!o.require_arch.empty()) o.require_gpu = true;
@@ -86,7 +91,8 @@ int write_ctest_file(const std::vector<const Case*>& cases, const char* argv0) {
   for (const Case* c : cases) {
     const std::string test = c->suite + "." + c->name();
     std::string labels;
-    for (const auto& l : c->labels(testbed_uses_device())) labels += (labels.empty() ? "" : ";") + l;
+    for (const auto& l : c->labels(testbed_uses_device()))
+      labels += (labels.empty() ? "" : ";") + l;
     out << "add_test([==[" << test << "]==] [==[" << exe.string() << "]==] --catalog [==["
         << catalog.string() << "]==] [==[--gtest_filter=" << test << "]==])\n"
         << "set_tests_properties([==[" << test << "]==] PROPERTIES LABELS [==[" << labels
@@ -97,7 +103,9 @@ int write_ctest_file(const std::vector<const Case*>& cases, const char* argv0) {
 
 }  // namespace
 
-const TestbedOptions& testbed_options() { return g_options; }
+const TestbedOptions& testbed_options() {
+  return g_options;
+}
 
 }  // namespace moecheck
 
@@ -133,10 +141,8 @@ int main(int argc, char** argv) {
   for (const Case* c : cases) {
     const CaseBody* body = &suite_table().at(c->suite);
     Case copy = *c;
-    testing::RegisterTest(c->suite.c_str(), c->name().c_str(), nullptr, nullptr,
-                          c->source.c_str(), 0, [body, copy]() -> testing::Test* {
-                            return new CaseTest(body, copy);
-                          });
+    testing::RegisterTest(c->suite.c_str(), c->name().c_str(), nullptr, nullptr, c->source.c_str(),
+                          0, [body, copy]() -> testing::Test* { return new CaseTest(body, copy); });
   }
   bool listing = false;
   for (int i = 1; i < argc; ++i) listing |= std::strcmp(argv[i], "--gtest_list_tests") == 0;

@@ -31,7 +31,7 @@ struct LayerReference {
   int64_t gemm1_route_div = 1;
   RefOutput c1, act, c2, out;
   std::vector<double> c1_bound, act_bound, c2_bound;
-  Activations act_input;    // act rounded to the dtype: gemm2's input
+  Activations act_input;  // act rounded to the dtype: gemm2's input
 };
 
 // `tol.out_dtype` and `tol.weight_dtype` are the activation dtype.

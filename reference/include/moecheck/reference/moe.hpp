@@ -19,12 +19,12 @@ namespace moecheck {
 struct RefOutput {
   int64_t rows = 0;
   int64_t cols = 0;
-  int64_t k = 0;                  // fp32 operations behind each element (gamma_K)
-  bool weight_rounding = true;    // the u_w term applies (the stage multiplies by weights)
-  std::vector<double> value;      // rows * cols
-  std::vector<double> magnitude;  // rows * cols, M
+  int64_t k = 0;                    // fp32 operations behind each element (gamma_K)
+  bool weight_rounding = true;      // the u_w term applies (the stage multiplies by weights)
+  std::vector<double> value;        // rows * cols
+  std::vector<double> magnitude;    // rows * cols, M
   std::vector<double> bound_extra;  // rows * cols, propagated input error (absolute)
-  std::vector<uint8_t> written;   // rows
+  std::vector<uint8_t> written;     // rows
   double& at(int64_t r, int64_t c) { return value[r * cols + c]; }
   double at(int64_t r, int64_t c) const { return value[r * cols + c]; }
 };

@@ -33,7 +33,7 @@ struct Tolerance {
   DType weight_dtype = DType::bf16;  // u_w
   DType out_dtype = DType::bf16;     // u_out, tiny
   double alpha = kDefaultAlpha;
-  bool exact = false;                // exact tier: bit for bit
+  bool exact = false;  // exact tier: bit for bit
 };
 
 double gamma_k(int64_t k);
@@ -46,13 +46,13 @@ std::vector<double> element_bounds(const RefOutput& ref, const Tolerance& tol);
 
 struct Comparison {
   Outcome outcome = Outcome::Passed;
-  double worst_margin = 0;  // max |c - c_ref| / bound over compared elements (0 when bound is 0
-                            // and the element matches; inf for a mismatch with zero bound)
-  double rel_l1 = 0;        // sum |c - c_ref| / sum |c_ref|
-  int64_t worst_index = -1; // flat index of the worst element
-  int64_t compared = 0;     // elements compared
-  int64_t beyond = 0;       // elements beyond their bound
-  std::string message;      // the first problem, naming row, column, values and bound
+  double worst_margin = 0;   // max |c - c_ref| / bound over compared elements (0 when bound is 0
+                             // and the element matches; inf for a mismatch with zero bound)
+  double rel_l1 = 0;         // sum |c - c_ref| / sum |c_ref|
+  int64_t worst_index = -1;  // flat index of the worst element
+  int64_t compared = 0;      // elements compared
+  int64_t beyond = 0;        // elements beyond their bound
+  std::string message;       // the first problem, naming row, column, values and bound
 };
 
 // Compares an implementation's output (dtype bits, [rows, ldc] with ldc >= cols) against the
