@@ -47,11 +47,13 @@ std::set<std::string> Case::labels(bool gpu) const {
 
 const std::vector<std::string>& known_bug_classes() {
   static const std::vector<std::string> ids = {
-      "padding_expert0",   "int32_overflow",       "blockk_not_group",
-      "k_not_multiple_of_g", "bf16_split_k",       "align_drops_route",
-      "align_sentinel_minus1", "align_race",       "nibble_order",
-      "zero_off_by_one",   "scale_group_off_by_one", "partial_tile_dropped",
-      "padded_rows_written", "fp16_dequant_constant",
+      "padding_expert0",        "int32_overflow",
+      "blockk_not_group",       "k_not_multiple_of_g",
+      "bf16_split_k",           "align_drops_route",
+      "align_sentinel_minus1",  "align_race",
+      "nibble_order",           "zero_off_by_one",
+      "scale_group_off_by_one", "partial_tile_dropped",
+      "padded_rows_written",    "fp16_dequant_constant",
   };
   return ids;
 }

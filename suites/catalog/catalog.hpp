@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "case.hpp"
+#include "known_bugs.hpp"
 
 namespace moecheck {
 
@@ -28,11 +29,13 @@ struct Model {
 
 struct Catalog {
   std::vector<Model> models;
-  std::vector<Case> cases;  // expanded, de-duplicated by (suite, name), in file order
+  std::vector<Case> cases;           // expanded, de-duplicated by (suite, name), in file order
+  std::vector<KnownBug> known_bugs;  // dir/known_bugs.yaml, when present
 };
 
-// Loads dir/models.yaml and every other *.yaml below dir (sorted by path, known_bugs.yaml
-// excepted). Throws CatalogError "<file>:<line>:<column>: <key>: <problem>".
+// Loads dir/models.yaml, every other *.yaml below dir (sorted by path) as sweeps, and
+// dir/known_bugs.yaml as known bugs.
+// Throws CatalogError "<file>:<line>:<column>: <key>: <problem>".
 Catalog load_catalog(const std::filesystem::path& dir);
 
 // Parses one sweeps file's text (exposed for the loader's own tests).

@@ -3,6 +3,7 @@
 // and the real catalog loads and covers every dimension the CPU suites promise.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -45,6 +46,8 @@ TEST_P(BrokenCaseFile, IsRejectedNamingFileLineAndKey) {
   try {
     if (GetParam().rfind("models_", 0) == 0) {
       load_models(text, path.string());
+    } else if (GetParam().rfind("known_bugs_", 0) == 0) {
+      load_known_bugs(text, path.string());
     } else {
       load_sweeps(text, path.string(), models);
     }
@@ -102,6 +105,89 @@ TEST(Catalog, QuickTierCoversEveryDimensionOnCpu) {
   for (int64_t g : {32, 64, 128}) EXPECT_TRUE(groups.count(g)) << "G=" << g;
   for (int64_t b : {1, 2, 4, 8, 16, 32, 64}) EXPECT_TRUE(block_ms.count(b)) << "block_m " << b;
   for (int64_t k : {1, 2, 4, 6, 8, 10}) EXPECT_TRUE(top_ks.count(k)) << "top_k " << k;
+}
+
+// ---- cases/known_bugs.yaml -----------------------------------------------------------------
+
+Case gpu_case(const std::string& stage, const std::string& kernel, DType dtype, int64_t group) {
+  Case c;
+  c.suite = "gpu_kernel";
+  c.stage = stage;
+  c.kernel = kernel;
+  c.dtype = dtype;
+  c.group = group;
+  return c;
+}
+
+// A synthetic list against hand-made cases: every field must match, a list value is any of its
+// values, the name regex is searched in "<suite>.<name>", and the arch list decides where.
+TEST(KnownBugs, SyntheticEntryMatchesTheRightCases) {
+  const std::vector<KnownBug> bugs = load_known_bugs(R"(known_bugs:
+  - issue: https://example.invalid/issues/7
+    reason: fp16 tiled gemm2 drops the last scale group
+    arch: [gfx1151, sm_9*]
+    match: {suite: gpu_kernel, stage: gemm2, kernel: tiled, dtype: fp16, group: [64, 128]}
+  - issue: https://example.invalid/issues/8
+    reason: fused gemm1 with block_m 8
+    arch: "*"
+    name: "^gpu_kernel\\.gemm1_fused_.*_bm8_"
+)",
+                                                     "synthetic.yaml");
+  ASSERT_EQ(bugs.size(), 2u);
+  EXPECT_EQ(bugs[0].source, "synthetic.yaml:2");
+  EXPECT_EQ(bugs[0].reason, "fp16 tiled gemm2 drops the last scale group");
+
+  const Case hit = gpu_case("gemm2", "tiled", DType::fp16, 128);
+  EXPECT_TRUE(bugs[0].matches_case(hit));
+  EXPECT_TRUE(bugs[0].matches_case(gpu_case("gemm2", "tiled", DType::fp16, 64)));
+  EXPECT_FALSE(bugs[0].matches_case(gpu_case("gemm2", "tiled", DType::fp16, 32)));   // group
+  EXPECT_FALSE(bugs[0].matches_case(gpu_case("gemm2", "tiled", DType::bf16, 128)));  // dtype
+  EXPECT_FALSE(bugs[0].matches_case(gpu_case("gemm1", "tiled", DType::fp16, 128)));  // stage
+  EXPECT_FALSE(bugs[0].matches_case(gpu_case("gemm2", "fused", DType::fp16, 128)));  // kernel
+  Case other_suite = hit;
+  other_suite.suite = "gpu_e2e";
+  EXPECT_FALSE(bugs[0].matches_case(other_suite));
+
+  EXPECT_TRUE(bugs[0].matches_arch("gfx1151"));
+  EXPECT_TRUE(bugs[0].matches_arch("sm_90"));  // prefix
+  EXPECT_FALSE(bugs[0].matches_arch("gfx1100"));
+  EXPECT_FALSE(bugs[0].matches_arch("sm_80"));
+  EXPECT_FALSE(bugs[0].matches_arch("cpu"));
+  EXPECT_EQ(find_known_bug(bugs, hit, "gfx1151"), &bugs[0]);
+  EXPECT_EQ(find_known_bug(bugs, hit, "gfx1100"), nullptr);
+
+  Case fused = gpu_case("gemm1", "fused", DType::bf16, 32);
+  fused.block_m = 8;
+  EXPECT_EQ(find_known_bug(bugs, fused, "gfx1100"), &bugs[1]);
+  EXPECT_EQ(find_known_bug(bugs, fused, "cpu"), &bugs[1]);  // "*"
+  fused.block_m = 4;
+  EXPECT_EQ(find_known_bug(bugs, fused, "gfx1100"), nullptr);
+}
+
+// On the real catalog: a synthetic entry selects exactly the cases its fields describe, and
+// every entry of cases/known_bugs.yaml names at least one case (a stale entry would hide
+// nothing and claim a bug that no case shows).
+TEST(KnownBugs, EntriesSelectRealCatalogCases) {
+  const Catalog cat = load_catalog(kCatalog);
+  const std::vector<KnownBug> synthetic = load_known_bugs(R"(known_bugs:
+  - {issue: x/1, reason: r, arch: "*", match: {suite: gpu_kernel, stage: gemm1, kernel: fused,
+     block_m: 8, dtype: fp16}}
+)",
+                                                          "synthetic.yaml");
+  size_t matched = 0;
+  for (const auto& c : cat.cases) {
+    const bool expected = c.suite == "gpu_kernel" && c.stage == "gemm1" && c.kernel == "fused" &&
+                          c.block_m == 8 && c.dtype == DType::fp16;
+    EXPECT_EQ(synthetic[0].matches_case(c), expected) << c.suite << "." << c.name();
+    matched += expected;
+  }
+  EXPECT_GT(matched, 0u) << "the catalog has no fp16 fused gemm1 case with block_m 8";
+
+  for (const auto& b : cat.known_bugs) {
+    const bool names_a_case = std::any_of(cat.cases.begin(), cat.cases.end(),
+                                          [&](const Case& c) { return b.matches_case(c); });
+    EXPECT_TRUE(names_a_case) << b.source << " (" << b.issue << ") matches no catalog case";
+  }
 }
 
 }  // namespace

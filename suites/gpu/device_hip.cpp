@@ -1,7 +1,9 @@
-// The GPU testbed's device: the first visible device, as the runtime reports it.
+// The GPU testbed's device (the first visible one, as the runtime reports it) and the
+// implementation it runs there (kernel_api.hpp).
 #include <string>
 
 #include "device.hpp"
+#include "kernel_api.hpp"
 #include "moecheck/hip_compat.h"
 
 namespace moecheck {
@@ -31,6 +33,12 @@ DeviceInfo detect_device() {
 
 bool testbed_uses_device() {
   return true;
+}
+
+std::string load_implementation(const std::string& path) {
+  const KernelApi& api = load_kernel_api(path);
+  return std::string(api.implementation_name()) + " from " + api.path +
+         (api.builtin ? " (built-in)" : " (--impl)");
 }
 
 }  // namespace moecheck

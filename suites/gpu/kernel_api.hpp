@@ -1,8 +1,12 @@
-// The implementation under test, as a table of the C ABI's entry points (kernels.h). The
-// built-in kernels fill it by linking; an implementation that lives elsewhere fills it from a
-// shared library (the --impl plugin), so every GPU suite calls kernels only through this table.
+// The implementation under test, as a table of the C ABI's entry points (kernels.h), resolved
+// from a shared library with dlopen/dlsym: an implementation that lives elsewhere (--impl PATH or
+// $MOECHECK_IMPL: a PyTorch custom op's library, say), or by default the built-in kernels,
+// libmoecheck_kernels.so of this build. The GPU testbed does not link the kernels, so the
+// built-in kernels are checked through exactly the path a plugin takes, and every GPU suite calls
+// kernels only through this table.
 #pragma once
 
+#include <stdexcept>
 #include <string>
 
 #include "moecheck/kernels.h"
@@ -10,7 +14,8 @@
 namespace moecheck {
 
 struct KernelApi {
-  std::string origin;  // "built-in" or the plugin's path
+  std::string path;      // the library the symbols came from, as the dynamic loader resolved it
+  bool builtin = false;  // the default library of this build (no --impl, no $MOECHECK_IMPL)
   int (*abi_version)(void);
   const char* (*implementation_name)(void);
   int64_t (*align_workspace_bytes)(int64_t);
@@ -27,7 +32,24 @@ struct KernelApi {
   mc_status (*moe_sum)(const mc_moe_sum_args*);
 };
 
-// The implementation the GPU suites run: the built-in kernels.
+// A library that cannot serve as the implementation; the message names the library and, where
+// one is at fault, the symbol.
+struct ImplementationError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Where the built-in kernels of this build are (libmoecheck_kernels.so in the build tree).
+const char* builtin_implementation_path();
+
+// Loads the implementation once per process, before any case runs: `path` ("" for the built-in
+// library). Every one of the C ABI's symbols must resolve and mc_abi_version() must equal
+// MC_ABI_VERSION; otherwise throws ImplementationError (no fallback to the built-in kernels).
+// A path without '/' is looked up like any library (LD_LIBRARY_PATH, ...). Once loaded, later
+// calls return that implementation whatever they ask: one process runs one implementation.
+const KernelApi& load_kernel_api(const std::string& path);
+
+// The implementation the GPU suites run: the one load_kernel_api() loaded (the testbed's main
+// loads it at start-up); loads the built-in library when nothing was loaded yet.
 const KernelApi& kernel_api();
 
 const char* to_string(mc_status s);

@@ -18,4 +18,11 @@ DeviceInfo detect_device();
 // Whether the binary's suites need a device (GPU testbeds) — decides the cpu/gpu label.
 bool testbed_uses_device();
 
+// Loads the implementation under test before any case is registered and returns a line that
+// names it: the GPU testbed loads the kernels' library (`path`: --impl / $MOECHECK_IMPL, "" for
+// the built-in one) and says "<mc_implementation_name()> from <file> (built-in|--impl)"; the CPU
+// testbed runs no implementation and returns "". Throws std::runtime_error naming the library
+// and what is wrong with it.
+std::string load_implementation(const std::string& path);
+
 }  // namespace moecheck

@@ -7,8 +7,10 @@
  *
  * Pointers are device pointers. Element types: activations, scales and outputs are 16-bit
  * (bf16 or fp16, `dtype`); ids are int32; routing weights fp32; packed weights int32.
- * An implementation that lives elsewhere exports these same symbols from a shared library
- * (issue 5's --impl plugin).
+ * An implementation that lives elsewhere exports these same symbols (all 14, extern "C",
+ * visible) from a shared library, with mc_abi_version() == MC_ABI_VERSION; the GPU testbed loads
+ * it with --impl PATH or $MOECHECK_IMPL (suites/gpu/kernel_api.hpp), and loads the built-in
+ * libmoecheck_kernels.so the same way.
  *
  * Built-in implementation (kernels/src): mc_supports_* look at the arguments only, never at the
  * device, so they answer the same on a machine without a GPU. Launchers check in this order:

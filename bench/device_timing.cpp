@@ -1,0 +1,155 @@
+#include "device_timing.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "device_buffer.hpp"
+
+namespace moecheck::bench {
+
+Stream::Stream() {
+  check_runtime(hipStreamCreate(&s_), "create a stream");
+}
+
+Stream::~Stream() {
+  if (s_) (void)hipStreamDestroy(s_);
+}
+
+DeviceMemory::DeviceMemory(size_t bytes) : bytes_(bytes) {
+  check_runtime(hipMalloc(&p_, bytes_ ? bytes_ : 1), "allocate device memory");
+}
+
+DeviceMemory::~DeviceMemory() {
+  if (p_) (void)hipFree(p_);
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+Timer::Timer(hipStream_t stream, const TimingOptions& options, size_t l2_bytes)
+    : stream_(stream), opt_(options) {
+  if (!opt_.flush_l2) {
+    flush_note_ = "L2 not flushed between launches (--hot-l2)";
+    return;
+  }
+  // At least 4 x L2 and 256 MiB: also covers a last-level cache behind L2 (AMD's Infinity
+  // Cache) that the runtime does not report.
+  const size_t mib = size_t{1} << 20;
+  size_t want = std::max<size_t>(256 * mib, 4 * l2_bytes);
+  const size_t least = std::max<size_t>(2 * l2_bytes, 16 * mib);
+  for (size_t bytes = want; bytes >= least; bytes /= 2) {
+    try {
+      flush_ = std::make_unique<DeviceMemory>(bytes);
+      if (bytes < want) flush_note_ = "L2 flush buffer reduced to fit the device's memory";
+      return;
+    } catch (const DeviceError&) {
+      (void)hipGetLastError();  // an allocation failure is not sticky; clear it
+    }
+  }
+  opt_.flush_l2 = false;
+  flush_note_ = "L2 not flushed: no memory for the flush buffer";
+}
+
+Timer::~Timer() {
+  for (hipEvent_t e : start_) (void)hipEventDestroy(e);
+  for (hipEvent_t e : stop_) (void)hipEventDestroy(e);
+}
+
+void Timer::ensure_events(size_t n) {
+  while (start_.size() < n) {
+    hipEvent_t a = nullptr, b = nullptr;
+    check_runtime(hipEventCreate(&a), "create an event");
+    start_.push_back(a);
+    check_runtime(hipEventCreate(&b), "create an event");
+    stop_.push_back(b);
+  }
+}
+
+void Timer::flush(int i) {
+  if (!opt_.flush_l2 || !flush_) return;
+  check_runtime(hipMemsetAsync(flush_->data(), i & 0xff, flush_->bytes(), stream_), "L2 flush");
+}
+
+Timing Timer::time(const Work& launch, const Work& pre, const TimingOptions& o) {
+  const int warmup = std::max(0, o.warmup);
+  const int iters = std::max(1, o.iters);
+  ensure_events(static_cast<size_t>(std::max(warmup, iters)));
+  check_runtime(hipStreamSynchronize(stream_), "synchronize before timing");
+  const bool flush_on = o.flush_l2 && opt_.flush_l2;
+
+  // Enqueues `count` timed launches and returns their event intervals in microseconds.
+  auto run = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      if (flush_on) flush(i);
+      if (pre) pre();
+      check_runtime(hipEventRecord(start_[i], stream_), "record an event");
+      launch();
+      check_runtime(hipEventRecord(stop_[i], stream_), "record an event");
+    }
+    check_runtime(hipEventSynchronize(stop_[count - 1]), "synchronize on the last launch");
+    check_runtime(hipGetLastError(), "launch");
+    std::vector<double> us(count);
+    for (int i = 0; i < count; ++i) {
+      float ms = 0;
+      check_runtime(hipEventElapsedTime(&ms, start_[i], stop_[i]), "read an event interval");
+      us[i] = 1000.0 * static_cast<double>(ms);
+    }
+    return us;
+  };
+
+  int n = iters;
+  if (warmup > 0) {
+    const double estimate_us = median(run(warmup));
+    if (o.max_stage_ms > 0 && estimate_us > 0) {
+      const double fit = std::floor(1000.0 * o.max_stage_ms / estimate_us);
+      const int floor_n = std::min(iters, 5);
+      n = static_cast<int>(
+          std::clamp(fit, static_cast<double>(floor_n), static_cast<double>(iters)));
+    }
+  }
+  const std::vector<double> us = run(n);
+  Timing t;
+  t.iters = n;
+  t.median_us = median(us);
+  t.min_us = *std::min_element(us.begin(), us.end());
+  t.max_us = *std::max_element(us.begin(), us.end());
+  return t;
+}
+
+CopyBandwidth measure_copy_bandwidth(Timer& timer, size_t bytes) {
+  const size_t least = size_t{64} << 20;
+  for (; bytes >= least; bytes /= 2) {
+    std::unique_ptr<DeviceMemory> src, dst;
+    try {
+      src = std::make_unique<DeviceMemory>(bytes);
+      dst = std::make_unique<DeviceMemory>(bytes);
+    } catch (const DeviceError&) {
+      (void)hipGetLastError();
+      continue;
+    }
+    check_runtime(hipMemsetAsync(src->data(), 0x5a, bytes, timer.stream()), "fill the copy source");
+    TimingOptions o = timer.options();
+    o.warmup = 3;
+    o.iters = 20;
+    o.max_stage_ms = 0;
+    o.flush_l2 = false;  // the copy is many times the L2
+    CopyBandwidth c;
+    c.bytes = bytes;
+    c.timing = timer.time(
+        [&] {
+          check_runtime(hipMemcpyAsync(dst->data(), src->data(), bytes, hipMemcpyDeviceToDevice,
+                                       timer.stream()),
+                        "device-to-device copy");
+        },
+        nullptr, o);
+    c.gbps = 2.0 * static_cast<double>(bytes) / (c.timing.median_us * 1e3);
+    return c;
+  }
+  throw DeviceError("no memory for the copy-bandwidth buffers (2 x 64 MiB)");
+}
+
+}  // namespace moecheck::bench

@@ -1,0 +1,111 @@
+// Device timing for moecheck_bench: device events around each launch, warm-up, the median of
+// many launches, and an L2 flush before every launch so that a kernel is timed reading its
+// inputs from device memory, not from a cache that the previous launch warmed.
+//
+// How one stage is timed (Timer::time):
+//   1. the stream is synchronised; every runtime call's status is checked (DeviceError);
+//   2. `warmup` launches, each timed like the measured ones; their median estimates one launch;
+//   3. n launches, n = `iters`, or fewer (at least min(5, iters)) when n times the estimate
+//      exceeds `max_stage_ms`; each is: flush (a memset of `flush_bytes`, at least 4 x L2 and
+//      256 MiB, with a new byte value each time), the `pre` work, event, the launch, event;
+//   4. one synchronisation at the end; the median, min and max of the n event intervals.
+// Only the work between the two events is timed: the flush and `pre` (e.g. zeroing an output
+// that the caller must zero) are not. The flush also keeps the device busy while the host
+// enqueues the next launch, so host launch overhead does not leak into the event interval.
+// --hot-l2 turns the flush off (back-to-back launches: the touched weights of a decode step,
+// a few MiB, then stay in L2); without the flush nothing hides the host's launch overhead, so
+// kernels shorter than it (~5-10 us per launcher call) read long. Event resolution is about
+// 0.5 us, so kernels of a few us are reported with that granularity.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "moecheck/hip_compat.h"
+
+namespace moecheck::bench {
+
+struct TimingOptions {
+  int warmup = 10;
+  int iters = 100;
+  double max_stage_ms = 2000;  // cap on the timed launches' total device time; 0: no cap
+  bool flush_l2 = true;
+};
+
+struct Timing {
+  double median_us = 0, min_us = 0, max_us = 0;  // one launch, device time
+  int iters = 0;                                 // launches measured
+};
+
+// A stream of our own (every launch of the bench goes there).
+class Stream {
+ public:
+  Stream();
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  hipStream_t get() const { return s_; }
+
+ private:
+  hipStream_t s_ = nullptr;
+};
+
+// Plain device memory (no guard bands): flush buffers, copy-bandwidth buffers, vendor GEMM
+// operands. Throws DeviceError when the allocation fails.
+class DeviceMemory {
+ public:
+  explicit DeviceMemory(size_t bytes);
+  ~DeviceMemory();
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+  void* data() const { return p_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* p_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+class Timer {
+ public:
+  // `l2_bytes`: the device's L2 size (sizes the flush buffer).
+  Timer(hipStream_t stream, const TimingOptions& options, size_t l2_bytes);
+  ~Timer();
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  using Work = std::function<void()>;  // enqueues on the stream; throws on a failed launch
+  Timing time(const Work& launch, const Work& pre = nullptr) { return time(launch, pre, opt_); }
+  Timing time(const Work& launch, const Work& pre, const TimingOptions& options);
+
+  hipStream_t stream() const { return stream_; }
+  const TimingOptions& options() const { return opt_; }
+  size_t flush_bytes() const { return flush_ ? flush_->bytes() : 0; }
+  const std::string& flush_note() const { return flush_note_; }
+
+ private:
+  void ensure_events(size_t n);
+  void flush(int i);
+
+  hipStream_t stream_;
+  TimingOptions opt_;
+  std::unique_ptr<DeviceMemory> flush_;
+  std::string flush_note_;  // why the flush is off or smaller than asked, if it is
+  std::vector<hipEvent_t> start_, stop_;
+};
+
+// Device-to-device copy bandwidth: a copy of `bytes` (halved until the two buffers fit), timed
+// like a kernel; bandwidth counts the bytes read plus the bytes written, 1 GB = 1e9 bytes.
+struct CopyBandwidth {
+  size_t bytes = 0;  // the size of one copy
+  Timing timing;
+  double gbps = 0;
+};
+CopyBandwidth measure_copy_bandwidth(Timer& timer, size_t bytes);
+
+double median(std::vector<double> v);
+
+}  // namespace moecheck::bench

@@ -1,0 +1,193 @@
+#include "report.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace moecheck::bench {
+
+double Row::tflops() const {
+  return measured() && flops > 0 ? flops / (timing.median_us * 1e6) : 0;
+}
+
+double Row::gbps() const {
+  return measured() && bytes > 0 ? bytes / (timing.median_us * 1e3) : 0;
+}
+
+double Row::pct_copy(double copy_gbps) const {
+  return copy_gbps > 0 ? 100.0 * gbps() / copy_gbps : 0;
+}
+
+std::optional<double> Row::pct_vendor() const {
+  if (!measured() || !vendor || vendor->median_us <= 0) return std::nullopt;
+  return 100.0 * vendor->median_us / timing.median_us;
+}
+
+void print_table_header() {
+  std::printf("  %-6s %8s %20s %11s %8s %8s %7s %8s %5s\n", "stage", "routes", "M x N x K",
+              "time_us", "TFLOP/s", "GB/s", "%copyBW", "%vendor", "iters");
+  std::fflush(stdout);
+}
+
+void print_case_header(const std::string& test, int index, int count, double prep_s) {
+  std::printf("[%d/%d] %s  (inputs %.1f s)\n", index, count, test.c_str(), prep_s);
+  std::fflush(stdout);
+}
+
+void print_rows(const std::vector<Row>& rows, double copy_gbps) {
+  for (const Row& r : rows) {
+    const std::string shape = r.m ? fmt::format("{}x{}x{}", r.m, r.n, r.k) : std::string("-");
+    if (!r.measured()) {
+      std::printf("  %-6s %8lld %20s  %s: %s\n", r.stage.c_str(), static_cast<long long>(r.routes),
+                  shape.c_str(), r.status.c_str(), r.message.c_str());
+      continue;
+    }
+    const auto pv = r.pct_vendor();
+    const std::string tf = r.flops > 0 ? fmt::format("{:.2f}", r.tflops()) : std::string("-");
+    const std::string vend = pv ? fmt::format("{:.1f}", *pv) : std::string("-");
+    std::printf("  %-6s %8lld %20s %11.2f %8s %8.1f %7.1f %8s %5d%s%s\n", r.stage.c_str(),
+                static_cast<long long>(r.routes), shape.c_str(), r.timing.median_us, tf.c_str(),
+                r.gbps(), r.pct_copy(copy_gbps), vend.c_str(), r.timing.iters,
+                r.message.empty() ? "" : "  ", r.message.c_str());
+  }
+  std::fflush(stdout);
+}
+
+namespace {
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char ch : s) {
+    if (ch == '"') q += '"';
+    q += ch;
+  }
+  return q + "\"";
+}
+
+std::string num(double v) {
+  return fmt::format("{:.6g}", v);
+}
+
+std::string whole(double v) {  // FLOPs and bytes: integers, every digit
+  return fmt::format("{:.0f}", v);
+}
+
+// Writes to path.tmp and renames: a reader never sees half a file.
+void write_file(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw std::runtime_error("cannot write " + tmp);
+    f << text;
+    if (!f) throw std::runtime_error("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    throw std::runtime_error("cannot rename " + tmp + " to " + path);
+  }
+}
+
+}  // namespace
+
+void write_csv(const std::string& path, const RunInfo& info, const std::vector<Row>& rows) {
+  std::string out =
+      "test,suite,kernel,stage,model,dtype,experts,top_k,hidden,inter,tokens,group,block_m,"
+      "routes,touched_experts,M,N,K,flops,bytes,status,time_us,min_us,max_us,iters,tflops,"
+      "gbps,pct_copy_bw,copy_gbps,vendor_us,vendor_tflops,pct_vendor,device,message\n";
+  for (const Row& r : rows) {
+    const bool ok = r.measured();
+    const auto pv = r.pct_vendor();
+    const bool v = ok && r.vendor.has_value();
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},",
+                       csv_field(r.test), r.suite, r.kernel, r.stage, r.model, r.dtype, r.experts,
+                       r.top_k, r.hidden, r.inter, r.tokens, r.group, r.block_m, r.routes,
+                       r.touched_experts, r.m, r.n, r.k, whole(r.flops), whole(r.bytes), r.status);
+    out += fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{}\n", ok ? num(r.timing.median_us) : "",
+        ok ? num(r.timing.min_us) : "", ok ? num(r.timing.max_us) : "",
+        ok ? std::to_string(r.timing.iters) : "", ok && r.flops > 0 ? num(r.tflops()) : "",
+        ok ? num(r.gbps()) : "", ok ? num(r.pct_copy(info.copy.gbps)) : "", num(info.copy.gbps),
+        v ? num(r.vendor->median_us) : "", v ? num(r.flops / (r.vendor->median_us * 1e6)) : "",
+        pv ? num(*pv) : "", csv_field(info.device),
+        csv_field(r.message.empty() ? r.vendor_note : r.message));
+  }
+  write_file(path, out);
+}
+
+void write_json(const std::string& path, const RunInfo& info, const std::vector<Row>& rows) {
+  using nlohmann::json;
+  auto timing = [](const Timing& t) {
+    return json{
+        {"median_us", t.median_us}, {"min_us", t.min_us}, {"max_us", t.max_us}, {"iters", t.iters}};
+  };
+  json j;
+  j["tool"] = "moecheck_bench";
+  j["command"] = info.command;
+  j["device"] = {{"name", info.device},
+                 {"arch", info.arch},
+                 {"l2_bytes", info.l2_bytes},
+                 {"memory_bytes", info.memory_bytes}};
+  j["implementation"] = info.implementation;
+  j["vendor"] = {{"name", info.vendor.empty() ? json(nullptr) : json(info.vendor)},
+                 {"note", info.vendor_note}};
+  j["timing"] = {{"warmup", info.timing.warmup},
+                 {"iters", info.timing.iters},
+                 {"max_stage_ms", info.timing.max_stage_ms},
+                 {"flush_l2", info.timing.flush_l2},
+                 {"flush_bytes", info.flush_bytes},
+                 {"flush_note", info.flush_note},
+                 {"statistic", "median of per-launch device event intervals"}};
+  j["inputs"] = info.suite_inputs ? "suite (make_gemm_problem / make_layer_case)"
+                                  : "one generated expert per GEMM, copied into every touched "
+                                    "expert (bench/bench_inputs.hpp)";
+  j["copy_bandwidth"] = {{"bytes_per_copy", info.copy.bytes},
+                         {"counted_bytes", 2 * info.copy.bytes},
+                         {"timing", timing(info.copy.timing)},
+                         {"gbps", info.copy.gbps}};
+  json list = json::array();
+  for (const Row& r : rows) {
+    json x = {{"test", r.test},
+              {"suite", r.suite},
+              {"kernel", r.kernel},
+              {"stage", r.stage},
+              {"model", r.model},
+              {"dtype", r.dtype},
+              {"experts", r.experts},
+              {"top_k", r.top_k},
+              {"hidden", r.hidden},
+              {"inter", r.inter},
+              {"tokens", r.tokens},
+              {"group", r.group},
+              {"block_m", r.block_m},
+              {"routes", r.routes},
+              {"touched_experts", r.touched_experts},
+              {"m", r.m},
+              {"n", r.n},
+              {"k", r.k},
+              {"flops", r.flops},
+              {"bytes", r.bytes},
+              {"status", r.status},
+              {"message", r.message}};
+    if (r.measured()) {
+      x["timing"] = timing(r.timing);
+      x["tflops"] = r.flops > 0 ? json(r.tflops()) : json(nullptr);
+      x["gbps"] = r.gbps();
+      x["pct_copy_bw"] = r.pct_copy(info.copy.gbps);
+      if (r.vendor) {
+        x["vendor"] = timing(*r.vendor);
+        x["vendor"]["tflops"] = r.flops / (r.vendor->median_us * 1e6);
+      }
+      const auto pv = r.pct_vendor();
+      x["pct_vendor"] = pv ? json(*pv) : json(nullptr);
+    }
+    if (!r.vendor_note.empty()) x["vendor_note"] = r.vendor_note;
+    list.push_back(std::move(x));
+  }
+  j["rows"] = std::move(list);
+  write_file(path, j.dump(1) + "\n");
+}
+
+}  // namespace moecheck::bench
