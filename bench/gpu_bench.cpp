@@ -228,28 +228,7 @@ class GemmLauncher {
   GemmLauncher(const Case& c, const DeviceWeights& w, const DeviceRouting& r, const GemmCall& call,
                hipStream_t stream)
       : api_(kernel_api()), fused_(c.kernel == "fused") {
-    GemmFields f;
-    f.dtype = abi_dtype(c.dtype);
-    f.a = call.a;
-    f.lda = call.lda;
-    f.a_route_div = call.a_route_div;
-    f.qweight = static_cast<const int32_t*>(w.qweight->data());
-    f.scales = w.scales->data();
-    f.zeros = w.zeros ? static_cast<const int32_t*>(w.zeros->data()) : nullptr;
-    f.num_experts = w.shape.experts;
-    f.n = w.shape.n;
-    f.k = w.shape.k;
-    f.group_size = w.shape.group;
-    f.sorted_token_ids = static_cast<const int32_t*>(r.sorted_ids->data());
-    f.expert_ids = static_cast<const int32_t*>(r.expert_ids->data());
-    f.num_tokens_post_padded = static_cast<const int32_t*>(r.num_post_padded->data());
-    f.sorted_len = r.sorted_len;
-    f.block_m = r.block_m;
-    f.numel = r.numel;
-    f.topk_weights = static_cast<const float*>(r.topk_weights->data());
-    f.mul_routed_weight = call.mul_routed_weight;
-    f.c = call.out;
-    f.ldc = call.ldc;
+    const GemmFields f = gemm_fields(c, w, r, call);
     char why[MC_REASON_LEN] = {};
     if (fused_) {
       fused_args_ = gemm_args<mc_fused_gemm_args>(f);

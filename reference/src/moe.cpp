@@ -302,6 +302,22 @@ Activations apply_router_weight_on_input(const Activations& a, const Routing& r)
   return out;
 }
 
+RefOutput given_values(const Activations& x) {
+  RefOutput r;
+  r.rows = x.rows;
+  r.cols = x.k;
+  r.k = 1;
+  r.weight_rounding = false;
+  r.value.resize(x.rows * x.k);
+  for (int64_t i = 0; i < x.rows; ++i) {
+    for (int64_t k = 0; k < x.k; ++k) r.value[i * x.k + k] = x.at(i, k);
+  }
+  r.magnitude.assign(r.value.size(), 0.0);
+  r.bound_extra.assign(r.value.size(), 0.0);
+  r.written.assign(x.rows, 1);
+  return r;
+}
+
 Activations to_activations(const RefOutput& x, DType dtype) {
   Activations out = Activations::zeros(dtype, x.rows, x.cols, x.cols);
   for (int64_t i = 0; i < x.rows * x.cols; ++i) out.bits[i] = double_to_bits(x.value[i], dtype);

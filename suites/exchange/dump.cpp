@@ -307,23 +307,6 @@ QuantWeights read_weights(const fs::path& dir, const std::string& prefix, const 
   throw InputError("unknown format");
 }
 
-// The values of given inputs as a reference result: exact, no magnitude (act and sum dumps).
-RefOutput given_values(const Activations& x) {
-  RefOutput r;
-  r.rows = x.rows;
-  r.cols = x.k;
-  r.k = 1;
-  r.weight_rounding = false;
-  r.value.resize(x.rows * x.k);
-  for (int64_t i = 0; i < x.rows; ++i) {
-    for (int64_t k = 0; k < x.k; ++k) r.value[i * x.k + k] = x.at(i, k);
-  }
-  r.magnitude.assign(r.value.size(), 0.0);
-  r.bound_extra.assign(r.value.size(), 0.0);
-  r.written.assign(x.rows, 1);
-  return r;
-}
-
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;

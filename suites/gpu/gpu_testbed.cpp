@@ -152,10 +152,8 @@ std::unique_ptr<GuardedBuffer> upload_activations(const std::string& name, const
   return upload_vector(name, a.bits);
 }
 
-mc_status run_gemm(const Case& c, const DeviceWeights& w, const DeviceRouting& r,
-                   const GemmCall& call, std::string& reason) {
-  const KernelApi& api = kernel_api();
-  char why[MC_REASON_LEN] = {};
+GemmFields gemm_fields(const Case& c, const DeviceWeights& w, const DeviceRouting& r,
+                       const GemmCall& call) {
   GemmFields f;
   f.dtype = abi_dtype(c.dtype);
   f.a = call.a;
@@ -178,6 +176,14 @@ mc_status run_gemm(const Case& c, const DeviceWeights& w, const DeviceRouting& r
   f.mul_routed_weight = call.mul_routed_weight;
   f.c = call.out;
   f.ldc = call.ldc;
+  return f;
+}
+
+mc_status run_gemm(const Case& c, const DeviceWeights& w, const DeviceRouting& r,
+                   const GemmCall& call, std::string& reason) {
+  const KernelApi& api = kernel_api();
+  char why[MC_REASON_LEN] = {};
+  const GemmFields f = gemm_fields(c, w, r, call);
   mc_status status;
   if (c.kernel == "fused") {
     auto a = gemm_args<mc_fused_gemm_args>(f);
@@ -280,22 +286,6 @@ std::vector<uint16_t> download_rows(const GuardedBuffer& b, const std::vector<in
     i += run;
   }
   return out;
-}
-
-RefOutput exact_values(const Activations& x) {
-  RefOutput r;
-  r.rows = x.rows;
-  r.cols = x.k;
-  r.k = 1;
-  r.weight_rounding = false;
-  r.value.resize(x.rows * x.k);
-  for (int64_t i = 0; i < x.rows; ++i) {
-    for (int64_t k = 0; k < x.k; ++k) r.value[i * x.k + k] = x.at(i, k);
-  }
-  r.magnitude.assign(r.value.size(), 0.0);
-  r.bound_extra.assign(r.value.size(), 0.0);
-  r.written.assign(x.rows, 1);
-  return r;
 }
 
 bool expect_support(const Case& c, bool supported, const std::string& reason) {

@@ -119,6 +119,9 @@ struct GemmCall {
 };
 mc_status run_gemm(const Case& c, const DeviceWeights& w, const DeviceRouting& r,
                    const GemmCall& call, std::string& reason);
+// The shared argument fields of such a call (run_gemm and the bench fill their launches from it).
+GemmFields gemm_fields(const Case& c, const DeviceWeights& w, const DeviceRouting& r,
+                       const GemmCall& call);
 
 // One machine-readable JSON line per result (stdout and $MOECHECK_RESULTS).
 void report_line(const std::string& line);
@@ -136,9 +139,6 @@ Comparison judge(const Case& c, const std::string& stage, const std::vector<uint
 // The output rows of `ref` as poisoned [rows, ldc] device memory.
 std::unique_ptr<GuardedBuffer> poisoned_output(const std::string& name, const Case& c, int64_t rows,
                                                int64_t ldc);
-
-// A RefOutput holding exact inputs (for stages fed with given values: act, sum).
-RefOutput exact_values(const Activations& x);
 
 // Checks the implementation's answer to "is this shape supported?" against the case: returns
 // true when the case should go on to run; records a pass for an expected refusal.

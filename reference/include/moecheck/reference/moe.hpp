@@ -65,6 +65,10 @@ RefOutput moe_sum(const RefOutput& x, int64_t top_k, const std::vector<double>& 
 // as a kernel that applies the weight on its input would.
 Activations apply_router_weight_on_input(const Activations& a, const Routing& r);
 
+// Given inputs as a reference result (exact values, no magnitude, every row written): the input
+// of a stage fed with given values (act, sum).
+RefOutput given_values(const Activations& x);
+
 // Activations from a reference result, rounded to `dtype` (a chained stage's input).
 Activations to_activations(const RefOutput& x, DType dtype);
 
