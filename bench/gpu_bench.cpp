@@ -272,23 +272,6 @@ class GemmLauncher {
   std::string reason_;
 };
 
-mc_align_args align_args(const Routing& r, const DeviceAlignment& d, int64_t block_m,
-                         hipStream_t stream) {
-  mc_align_args a{};
-  a.topk_ids = static_cast<const int32_t*>(d.topk_ids->data());
-  a.numel = r.numel();
-  a.num_experts = r.experts;
-  a.block_m = block_m;
-  a.expert_map = d.expert_map ? static_cast<const int32_t*>(d.expert_map->data()) : nullptr;
-  a.sorted_token_ids = static_cast<int32_t*>(d.routing.sorted_ids->data());
-  a.sorted_capacity = d.routing.sorted_len;
-  a.expert_ids = static_cast<int32_t*>(d.routing.expert_ids->data());
-  a.num_tokens_post_padded = static_cast<int32_t*>(d.routing.num_post_padded->data());
-  a.workspace = d.workspace->data();
-  a.stream = stream;
-  return a;
-}
-
 void check_status(mc_status s, const char* what) {
   if (s != MC_OK) throw DeviceError(std::string(what) + " returned " + to_string(s));
 }

@@ -103,6 +103,23 @@ std::vector<const GuardedBuffer*> DeviceAlignment::buffers() const {
   return out;
 }
 
+mc_align_args align_args(const Routing& r, const DeviceAlignment& d, int64_t block_m,
+                         void* stream) {
+  mc_align_args a{};
+  a.topk_ids = static_cast<const int32_t*>(d.topk_ids->data());
+  a.numel = r.numel();
+  a.num_experts = r.experts;
+  a.block_m = block_m;
+  a.expert_map = d.expert_map ? static_cast<const int32_t*>(d.expert_map->data()) : nullptr;
+  a.sorted_token_ids = static_cast<int32_t*>(d.routing.sorted_ids->data());
+  a.sorted_capacity = d.routing.sorted_len;
+  a.expert_ids = static_cast<int32_t*>(d.routing.expert_ids->data());
+  a.num_tokens_post_padded = static_cast<int32_t*>(d.routing.num_post_padded->data());
+  a.workspace = d.workspace->data();
+  a.stream = stream;
+  return a;
+}
+
 DeviceAlignment align_on_device(const Routing& r, int64_t block_m) {
   const KernelApi& api = kernel_api();
   DeviceAlignment d;
@@ -125,17 +142,7 @@ DeviceAlignment align_on_device(const Routing& r, int64_t block_m) {
   d.workspace =
       poisoned("align workspace", static_cast<size_t>(api.align_workspace_bytes(r.experts)));
 
-  mc_align_args a{};
-  a.topk_ids = static_cast<const int32_t*>(d.topk_ids->data());
-  a.numel = r.numel();
-  a.num_experts = r.experts;
-  a.block_m = block_m;
-  a.expert_map = d.expert_map ? static_cast<const int32_t*>(d.expert_map->data()) : nullptr;
-  a.sorted_token_ids = static_cast<int32_t*>(dr.sorted_ids->data());
-  a.sorted_capacity = dr.sorted_len;
-  a.expert_ids = static_cast<int32_t*>(dr.expert_ids->data());
-  a.num_tokens_post_padded = static_cast<int32_t*>(dr.num_post_padded->data());
-  a.workspace = d.workspace->data();
+  mc_align_args a = align_args(r, d, block_m, nullptr);
   char why[MC_REASON_LEN] = {};
   if (!api.supports_align(&a, why)) {
     d.status = MC_UNSUPPORTED;

@@ -167,5 +167,7 @@ struct DeviceAlignment {
   std::vector<const GuardedBuffer*> buffers() const;
 };
 DeviceAlignment align_on_device(const Routing& r, int64_t block_m);
+// The alignment arguments for routing `r` into d's buffers (align_on_device and the bench).
+mc_align_args align_args(const Routing& r, const DeviceAlignment& d, int64_t block_m, void* stream);
 
 }  // namespace moecheck
