@@ -3,6 +3,8 @@
 #   ci/install-deps.sh            # CPU build: compilers, CMake, Eigen, yaml-cpp, GoogleTest, ...
 #   ci/install-deps.sh --gfx11    # also the gfx11 static gate: clang-19, lld-19, llvm-19, HIP headers
 #   ci/install-deps.sh --fuzz     # also the fuzz targets (ci/fuzz): clang-19 and its libFuzzer
+#   ci/install-deps.sh --browser  # also chromium: the headless check of the coverage report
+#                                 # (ci/check-report-in-browser, ctest -L report; else skipped)
 # (the options combine). python3-numpy: the exchange tests run a NumPy implementation.
 set -euo pipefail
 packages=(cmake g++ make libeigen3-dev libyaml-cpp-dev libgtest-dev libgmock-dev
@@ -13,7 +15,9 @@ for option in "$@"; do
     --gfx11) packages+=(clang-19 lld-19 llvm-19 libamdhip64-dev rocm-device-libs) ;;
     # libclang-rt-19-dev holds libFuzzer and the sanitizer runtimes; clang-19 only recommends it.
     --fuzz) packages+=(clang-19 libclang-rt-19-dev) ;;
-    *) echo "ci/install-deps.sh: unknown option $option (--gfx11, --fuzz)" >&2; exit 2 ;;
+    # fonts-dejavu-core: with --no-install-recommends nothing else brings a font for the page.
+    --browser) packages+=(chromium fonts-dejavu-core) ;;
+    *) echo "ci/install-deps.sh: unknown option $option (--gfx11, --fuzz, --browser)" >&2; exit 2 ;;
   esac
 done
 missing=()

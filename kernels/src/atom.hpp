@@ -46,6 +46,15 @@ struct Acc {
   float v[Layout::kCElems];
 };
 
+// How many of a K step's 16-k sub-steps a tile loop unrolls: all on NVIDIA (independent
+// mma.sync in flight), one at a time on gfx11, where hoisting the next sub-step's fragments (8
+// VGPRs each) takes the tiled kernel past its VGPR budget (ci/gfx11_gate/budgets.yaml).
+#if defined(MC_ATOM_WMMA_GFX11)
+constexpr int kSubStepUnroll = 1;
+#else
+constexpr int kSubStepUnroll = 2;
+#endif
+
 // Copies RUN consecutive 16-bit elements (a run of the layout) from shared memory into fragment
 // words, with the widest loads the run allows. `src` is aligned to the run's byte size, capped at
 // 16 bytes (the tiles' row strides and column offsets keep it so).
@@ -74,21 +83,58 @@ __device__ __forceinline__ void load_run(uint32_t* dst, const uint16_t* src) {
   }
 }
 
-// A fragment of the 16x16 (m, k) tile at `tile`, row stride `ld` elements (k contiguous).
+#if defined(MC_ATOM_MMA_SYNC)
+// NVIDIA: four 8x8 matrices of 16-bit elements from shared memory in one instruction; lane i
+// supplies the address of row i % 8 of matrix i / 8 and receives, of each matrix j, the elements
+// (row i / 4, columns 2 (i % 4) and +1) in register j (PTX ISA, ldmatrix). Those are exactly the
+// A and B elements the MmaSyncLayout map gives each lane (see the two loaders below), so the maps
+// stay the one description of the fragments; the generic loop is the gfx11 path.
+__device__ __forceinline__ void ldmatrix_x4(uint32_t* r, const uint16_t* row) {
+  const auto addr = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+#endif
+
+// A fragment of the 16x16 (m, k) tile at `tile`, row stride `ld` elements (k contiguous). Rows
+// are 16-byte aligned (the tiles' strides and offsets keep them so).
 __device__ __forceinline__ void load_frag_a(FragA& f, const uint16_t* tile, int ld, int lane) {
+#if defined(MC_ATOM_MMA_SYNC)
+  // Words 0..3 are (m, k) = (g, 2t), (g + 8, 2t), (g, 2t + 8), (g + 8, 2t + 8): matrices of rows
+  // 0-7 / 8-15 at k 0 (lanes 0-15) and at k 8 (lanes 16-31).
+  ldmatrix_x4(f.w, tile + (lane % 16) * ld + 8 * (lane / 16));
+#else
 #pragma unroll
   for (int e = 0; e < Layout::kAElems; e += Layout::kARun) {
     const Coord x = Layout::a(lane, e);
     load_run<Layout::kARun>(&f.w[e / 2], tile + x.row * ld + x.col);
   }
+#endif
 }
 // B fragment of the 16x16 (k, n) tile stored n-major at `tile`: element (k, n) at tile[n*ld + k].
 __device__ __forceinline__ void load_frag_b(FragB& f, const uint16_t* tile, int ld, int lane) {
+#if defined(MC_ATOM_MMA_SYNC)
+  // Words 0..3 are (k, n) = (2t, g), (2t + 8, g), (2t, g + 8), (2t + 8, g + 8): matrices of
+  // n 0-7 at k 0, k 8 (lanes 0-7, 8-15) and n 8-15 at k 0, k 8 (lanes 16-23, 24-31).
+  ldmatrix_x4(f.w, tile + (lane % 8 + 8 * (lane / 16)) * ld + 8 * ((lane / 8) % 2));
+#else
 #pragma unroll
   for (int e = 0; e < Layout::kBElems; e += Layout::kBRun) {
     const Coord x = Layout::b(lane, e);
     load_run<Layout::kBRun>(&f.w[e / 2], tile + x.col * ld + x.row);
   }
+#endif
+}
+
+// A scheduling fence between atoms: on gfx11 the machine scheduler may not move instructions
+// across it, which keeps it from building every fragment of a chunk ahead of the first WMMA
+// (8 VGPRs each: together past the VGPR budget of ci/gfx11_gate/budgets.yaml). Nothing on NVIDIA,
+// where hoisting the next fragments is what hides the loads' latency.
+__device__ __forceinline__ void atom_fence() {
+#if defined(MC_ATOM_WMMA_GFX11)
+  __builtin_amdgcn_sched_barrier(0);
+#endif
 }
 
 #if defined(MC_ATOM_WMMA_GFX11)

@@ -87,6 +87,69 @@ __device__ __forceinline__ float elem(const u32x4& v, int i) {
   return Dt::to_float(static_cast<uint16_t>(word(v, i / 2) >> (16 * (i % 2))));
 }
 
+// Dequantisation of int4 weight pairs to fragment words: round((q - z) * s) for pair p of a
+// shuffled word (moecheck::int4::pair_of_word: k = 2p in the low half, 2p + 1 in the high half),
+// one column, so one scale s and zero z. (q - z) * s is exact in fp32 (|q - z| < 16, s has <= 11
+// significant bits), so rounding it once gives the same bits on every path:
+//   sm_80+: one LOP3 makes the pair two dtype values M + q ((word >> 4p) & 0x000F000F | M's
+//   exponent; M = 128 in bf16, 1024 in fp16: integers up to 2M are exact there), then two packed
+//   FMAs: (M + q) * 1 - (M + z) = q - z exactly, then (q - z) * s + 0 rounded once. A shift, a
+//   LOP3 and two FMAs per pair (the shift is free for p = 0).
+//   elsewhere (gfx11 has no packed bf16 arithmetic): fp32 (q - z) * s, rounded to the dtype.
+// A zero product is +0 on both paths.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define MC_PACKED_DEQUANT 1
+#else
+#define MC_PACKED_DEQUANT 0
+#endif
+
+template <class Dt>
+struct PairDequant {
+#if MC_PACKED_DEQUANT
+  uint32_t scale2;  // s in both halves
+  uint32_t bias2;   // -(M + z) in both halves
+  __device__ __forceinline__ void init(uint16_t scale_bits, uint32_t z) {
+    scale2 = static_cast<uint32_t>(scale_bits) * 0x00010001u;
+    // -(M + z) for z = 0..15: M's bits with the sign set, plus z in the last mantissa bits.
+    const uint32_t neg_m = Dt::kDtype == MC_BF16 ? 0xC300u : 0xE400u;
+    bias2 = (neg_m + z) * 0x00010001u;
+  }
+  // Pair p of `word`.
+  __device__ __forceinline__ uint32_t operator()(uint32_t word, int p) const {
+    constexpr uint32_t kMagic = Dt::kDtype == MC_BF16 ? 0x43004300u : 0x64006400u;
+    constexpr uint32_t kOne = Dt::kDtype == MC_BF16 ? 0x3F803F80u : 0x3C003C00u;
+    // (word >> 4p) & 0x000F000F | kMagic as one LOP3 (lut 0xEA = (a & b) | c): written out, ptxas
+    // splits it in two, having only one immediate slot.
+    uint32_t x;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;"
+        : "=r"(x)
+        : "r"(word >> (4 * p)), "n"(0x000F000F), "n"(kMagic));
+    uint32_t d, r;
+    if constexpr (Dt::kDtype == MC_BF16) {
+      asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(x), "r"(kOne), "r"(bias2));
+      asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(d), "r"(scale2), "r"(0u));
+    } else {
+      asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(x), "r"(kOne), "r"(bias2));
+      asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(d), "r"(scale2), "r"(0u));
+    }
+    return r;
+  }
+#else
+  float s;
+  float zs;  // z * s (exact)
+  __device__ __forceinline__ void init(uint16_t scale_bits, uint32_t z) {
+    s = Dt::to_float(scale_bits);
+    zs = static_cast<float>(z) * s;
+  }
+  // Pair p of `word`.
+  __device__ __forceinline__ uint32_t operator()(uint32_t word, int p) const {
+    const uint32_t pair = moecheck::int4::pair_of_word(word, p);
+    return pack2<Dt>(fma32(static_cast<float>(pair & 15u), s, -zs),
+                     fma32(static_cast<float>(pair >> 16), s, -zs));
+  }
+#endif
+};
+
 // int4 packing along K (exllama_nk and the shuffled gptq_kn): the order lives in
 // moecheck/nibble_order.h, plain constexpr C++ that the CPU tests check against the reference's
 // packers.

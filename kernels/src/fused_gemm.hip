@@ -1,19 +1,21 @@
 // The fused family (the decode path): routing gather + dequant + dot in one kernel, on gptq_kn
 // weights (int32 [E, K/8, N], shuffled nibble order along K; scales [E, K/G, N]; zeros int32
-// [E, K/G, N/8], n = 8c + p at nibble p). Small block_m (1, 2, 4, 8), so no matrix atom: plain
-// fp32 FMAs, with the weights streamed once per block at full memory width.
+// [E, K/G, N/8], n = 8c + p at nibble p). Small block_m (1, 2, 4, 8): the block's tokens are rows
+// 0..7 of the matrix atom's A (atom.hpp), the weights its B, so the multiply-adds run on the
+// matrix units and the kernel's own instructions are the dequantisation alone (a decode step
+// must stream weights at memory speed; fp32 FMAs cannot keep up, see kernels/README.md).
 //
-// Grid: x = one CTA per alignment block, y = tiles of kBN = 128 columns. A CTA has 8 warps; lane l
-// owns columns n0 + 4l .. n0 + 4l + 3 (one 16-byte load of 4 adjacent words covers 4 columns x 8
-// k, and a warp reads 512 contiguous bytes of a weight row). Warp w takes the groups g = w, w + 8,
-// ... (K split across warps), so each lane loads its 4 scales and zeros once per group.
-// Activations: each slot's gathered row a[id / a_route_div] is read with 16-byte loads that all
-// lanes of a warp share (broadcast).
-// Dequant: w = (q - z) * s in fp32 (exact), never rounded to 16 bits. Zeros: v2 stores z; v1 stores
-// (z - 1) mod 16 and decodes as (stored + 1) mod 16 — GPTQ v1's "+1", taken modulo 16 so that the
-// format stays a bijection on z = 0..15 (DESIGN.md section 2).
-// Reduction: the 8 warps' partial sums meet in shared memory and are added in warp order 0..7 (a
-// fixed order: bitwise repeatable).
+// Grid: x = one CTA per alignment block, y = tiles of kBN = 64 columns. A CTA has 8 warps: 2
+// along N (32 columns each) times 4 along K (each warp a contiguous quarter of the K chunks).
+// No shared memory in the K loop: a lane loads its packed words and activations straight into
+// registers through the decode map (moecheck/atom_layout.h: which words and activations each lane
+// holds, and in which k and column order the fragments see them), kDepth chunks of 32 k ahead.
+// Dequant: round((q - z) * s) to the dtype, per pair of weights (device_common.hpp PairDequant),
+// like the tiled family. Zeros: v2 stores z; v1 stores (z - 1) mod 16 and decodes as
+// (stored + 1) mod 16 — GPTQ v1's "+1", taken modulo 16 so that the format stays a bijection on
+// z = 0..15 (DESIGN.md section 2).
+// Reduction: the 4 K-warps' partial tiles meet in shared memory and are added in warp order
+// 0..3 (a fixed order: bitwise repeatable).
 //
 // output_topk = 0: c[id, n] = round(sum * topk_weight?), like the tiled family.
 // output_topk = 1 (deterministic, no atomics): the kernel writes fp32 partials
@@ -22,16 +24,18 @@
 //   c[t, n] = round(c[t, n] + ws[t*top_k + 0, n] + ws[t*top_k + 1, n] + ...), in that order, in
 //   fp32, rounded once. With c zeroed by the caller (the contract) this is the moe_sum of the
 //   routes, bit for bit independent of scheduling.
-#include "device_common.hpp"
+#include "atom.hpp"
 #include "internal.hpp"
 
 namespace mc {
 namespace {
 
+using Decode = moecheck::atom::NativeDecode;
 constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / kWarpSize;
-constexpr int kCols = 4;  // columns per lane (one 16-byte weight load)
-constexpr int kBN = kWarpSize * kCols;
+constexpr int kWarpsN = 2;
+constexpr int kWarpsK = kThreads / kWarpSize / kWarpsN;
+constexpr int kBN = kWarpsN * Decode::kCols;  // columns per CTA
+constexpr int kMaxBlockM = 8;                 // rows 8..15 of the atom never hold a token
 constexpr int kReduceThreads = 256;
 
 struct FusedParams {
@@ -57,10 +61,124 @@ struct FusedParams {
   float* partial;  // output_topk: [numel, n] fp32; nullptr otherwise
 };
 
+// What one lane loads for one chunk of 32 k: its packed words, its token's activations, and the
+// scale bits and zero of each of its columns (per chunk: a chunk lies in one group, G >= 32).
+struct Chunk {
+  uint32_t w[Decode::kWords];
+  u32x4 act[Decode::kActVecs];
+  uint16_t scale[Decode::kLaneCols];
+  uint32_t zero[Decode::kLaneCols];
+};
+
+// The lane's read cursors: where its next chunk's words, scales, zeros and activations are.
+// Chunks are loaded in increasing order, so each load advances them by one chunk (no index
+// arithmetic in the loop; the group pointers move every chunks_per_group chunks).
+struct LaneStreams {
+  const uint32_t* q[Decode::kWords / Decode::kWordRun];     // first word of each run
+  const uint16_t* s[Decode::kLaneCols / Decode::kWordRun];  // first scale of each column run
+  const uint32_t* z[Decode::kLaneCols / Decode::kWordRun];  // its zero word (a run of 4
+                                                            // columns starts at a multiple of 4)
+  const uint16_t* act;  // the token's activations at the next chunk, or nullptr (no token)
+  int z_shift[Decode::kLaneCols];
+  bool col_ok[Decode::kWords / Decode::kWordRun];  // N % 8 == 0: a run is all in or all out
+  bool sz_ok[Decode::kLaneCols / Decode::kWordRun];
+  int chunk;        // the chunk the cursors point at
+  int first_chunk;  // the warp's first chunk
+  int group_mask;   // chunks per group - 1 (G / 32 - 1: G is 32, 64 or 128)
+  int64_t n_all;    // N: words (and scales) per row
+};
+
+static_assert(Decode::kWordRun == 1 || Decode::kWordRun == 4, "runs of 1 or 4 words");
+
+// Loads the cursors' chunk into `ch` (zeros when !active: past the warp's K range) and advances.
+// Scales and zeros are loaded only into the first chunk of a group (and the warp's first chunk):
+// the kernel sets up its dequantisers from exactly those chunks.
+__device__ __forceinline__ void load_chunk(Chunk& ch, LaneStreams& ls, bool active) {
+#pragma unroll
+  for (int r = 0; r < Decode::kWords / Decode::kWordRun; ++r) {
+    const int w0 = r * Decode::kWordRun;
+    const bool on = active && ls.col_ok[r];
+    if constexpr (Decode::kWordRun == 4) {
+      u32x4 v = zero_u32x4();
+      if (on) v = *reinterpret_cast<const u32x4*>(ls.q[r]);
+      ch.w[w0 + 0] = v.x;
+      ch.w[w0 + 1] = v.y;
+      ch.w[w0 + 2] = v.z;
+      ch.w[w0 + 3] = v.w;
+    } else {
+      ch.w[w0] = on ? *ls.q[r] : 0u;
+    }
+    ls.q[r] += (Decode::kChunkK / 8) * ls.n_all;
+  }
+  const bool next_group = ((ls.chunk + 1) & ls.group_mask) == 0;
+  const bool group_start = (ls.chunk & ls.group_mask) == 0 || ls.chunk == ls.first_chunk;
+#pragma unroll
+  for (int c = 0; c < Decode::kLaneCols / Decode::kWordRun; ++c) {
+    const bool on = active && group_start && ls.sz_ok[c];
+    const uint32_t zw = on ? *ls.z[c] : 0u;
+    if constexpr (Decode::kWordRun == 4) {
+      u32x2 sv;
+      sv.x = sv.y = 0u;
+      if (on) sv = *reinterpret_cast<const u32x2*>(ls.s[c]);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        ch.scale[4 * c + i] = static_cast<uint16_t>((i < 2 ? sv.x : sv.y) >> (16 * (i % 2)));
+        ch.zero[4 * c + i] = zw;
+      }
+    } else {
+      ch.scale[c] = on ? *ls.s[c] : uint16_t{0};
+      ch.zero[c] = zw;
+    }
+    if (next_group) {
+      ls.s[c] += ls.n_all;
+      ls.z[c] += ls.n_all / 8;
+    }
+  }
+#pragma unroll
+  for (int v = 0; v < Decode::kActVecs; ++v) {
+    ch.act[v] = zero_u32x4();
+    if (active && ls.act != nullptr) {
+      ch.act[v] = *reinterpret_cast<const u32x4*>(
+          ls.act + Decode::act_k(static_cast<int>(threadIdx.x) % kWarpSize, v));
+    }
+  }
+  if (ls.act != nullptr) ls.act += Decode::kChunkK;
+  ++ls.chunk;
+}
+
+template <class Dt>
+__device__ __forceinline__ void mma_chunk(Acc (&acc)[Decode::kAtomsN], const Chunk& ch,
+                                          const PairDequant<Dt> (&dq)[Decode::kLaneCols]) {
+#pragma unroll
+  for (int s = 0; s < 2; ++s) {
+    FragA fa;
+#pragma unroll
+    for (int i = 0; i < Layout::kAElems / 2; ++i) {
+      const moecheck::atom::Pick pick = Decode::a_word(s, i);
+      fa.w[i] = pick.w < 0 ? 0u : word(ch.act[pick.w < 0 ? 0 : pick.w], pick.p);
+    }
+#pragma unroll
+    for (int a = 0; a < Decode::kAtomsN; ++a) {
+      FragB fb;
+#pragma unroll
+      for (int i = 0; i < Layout::kBElems / 2; ++i) {
+        const moecheck::atom::Pick pick = Decode::b_word(s, a, i);
+        fb.w[i] = dq[Decode::lane_col(pick.w)](ch.w[pick.w], pick.p);
+      }
+      atom_mma<Dt>(acc[a], fa, fb);
+      atom_fence();
+    }
+  }
+}
+
 template <class Dt, int BM>
 __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams p) {
-  constexpr int kUnroll = BM >= 8 ? 1 : BM >= 4 ? 2 : 4;  // words of K per unrolled step
-  __shared__ __attribute__((aligned(16))) float s_red[kWarps][BM][kBN];
+#if MC_HAS_ATOM
+  static_assert(BM <= kMaxBlockM, "the block's tokens are rows 0..7 of the atom");
+  constexpr int kDepth = Decode::kDepth;
+  constexpr int kTileElems = Decode::kAtomsN * Layout::kCElems;
+  // Lane-minor, so that a warp's store of one accumulator touches 32 banks once each.
+  __shared__ float s_red[kWarpsK][kWarpsN][kTileElems][kWarpSize];
   __shared__ int64_t s_arow[BM];  // element offset of the slot's activation row; -1: padded
   __shared__ int32_t s_id[BM];    // flat route id; -1: padded slot
   __shared__ float s_weight[BM];  // topk weight (1 without mul_routed_weight)
@@ -68,8 +186,10 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
   const int tid = threadIdx.x;
   const int lane = tid % kWarpSize;
   const int warp = tid / kWarpSize;
+  const int warp_n = warp % kWarpsN;
+  const int warp_k = warp / kWarpsN;
   const int64_t block = blockIdx.x;
-  const int n0 = static_cast<int>(blockIdx.y) * kBN;
+  const int tile_n0 = static_cast<int>(blockIdx.y) * kBN + warp_n * Decode::kCols;
 
   // Whole-CTA exits: past the padded length, or a block of a non-local expert (-1).
   if (block * BM >= *p.num_tokens_post_padded) return;
@@ -85,87 +205,124 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
   }
   __syncthreads();
 
-  float acc[BM][kCols];
+  // This warp's quarter of the chunks.
+  const int chunks = p.k / Decode::kChunkK;
+  const int per_warp = (chunks + kWarpsK - 1) / kWarpsK;
+  const int c_begin = chunks < warp_k * per_warp ? chunks : warp_k * per_warp;
+  const int c_end = chunks < c_begin + per_warp ? chunks : c_begin + per_warp;
+
+  // The lane's cursors at chunk c_begin: word runs and columns of this warp's tile, its token.
+  const int64_t n_all = p.n;
+  const int64_t groups = p.k / p.group_size;
+  const int chunks_per_group = p.group_size / Decode::kChunkK;
+  const int64_t g_begin = c_begin / chunks_per_group;
+  LaneStreams ls;
+  ls.chunk = c_begin;
+  ls.first_chunk = c_begin;
+  ls.group_mask = chunks_per_group - 1;
+  ls.n_all = n_all;
 #pragma unroll
-  for (int r = 0; r < BM; ++r) {
-#pragma unroll
-    for (int c = 0; c < kCols; ++c) acc[r][c] = 0.0f;
+  for (int r = 0; r < Decode::kWords / Decode::kWordRun; ++r) {
+    const moecheck::atom::Coord x = Decode::word(lane, r * Decode::kWordRun);
+    const int col = tile_n0 + x.col;
+    ls.col_ok[r] = col < p.n;
+    ls.q[r] = p.qweight +
+              (static_cast<int64_t>(e) * (p.k / 8) + x.row +
+               static_cast<int64_t>(c_begin) * (Decode::kChunkK / 8)) *
+                  n_all +
+              col;
   }
+#pragma unroll
+  for (int c = 0; c < Decode::kLaneCols; ++c) {
+    int w = 0;  // the lane's first word of column c
+    while (Decode::lane_col(w) != c) ++w;
+    const int col = tile_n0 + Decode::word(lane, w).col;
+    if (c % Decode::kWordRun == 0) {
+      ls.s[c / Decode::kWordRun] =
+          p.scales + (static_cast<int64_t>(e) * groups + g_begin) * n_all + col;
+      ls.z[c / Decode::kWordRun] =
+          p.zeros + (static_cast<int64_t>(e) * groups + g_begin) * (n_all / 8) + col / 8;
+      ls.sz_ok[c / Decode::kWordRun] = col < p.n;
+    }
+    ls.z_shift[c] = 4 * (col % 8);
+  }
+  const int row = Decode::act_row(lane);
+  ls.act = row < BM && s_arow[row < BM ? row : 0] >= 0
+               ? p.a + s_arow[row] + static_cast<int64_t>(c_begin) * Decode::kChunkK
+               : nullptr;
 
-  const int n = n0 + lane * kCols;  // N % 8 == 0: a lane's 4 columns are all in or all out
-  if (n < p.n) {
-    const int groups = p.k / p.group_size;
-    const int words_per_group = p.group_size / 8;
-    const int64_t n_all = p.n;
-    const uint32_t* q_col = p.qweight + static_cast<int64_t>(e) * (p.k / 8) * n_all + n;
-    const uint16_t* s_col = p.scales + static_cast<int64_t>(e) * groups * n_all + n;
-    const uint32_t* z_col = p.zeros + static_cast<int64_t>(e) * groups * (n_all / 8) + n / 8;
-    const int z_shift = 4 * (n % 8);
-    int64_t arow[BM];
+  Acc acc[Decode::kAtomsN];
 #pragma unroll
-    for (int r = 0; r < BM; ++r) arow[r] = s_arow[r];
-
-    for (int g = warp; g < groups; g += kWarps) {
-      const u32x2 sv = *reinterpret_cast<const u32x2*>(s_col + g * n_all);
-      const uint32_t zw = z_col[g * (n_all / 8)] >> z_shift;
-      float s[kCols];
-      float zs[kCols];
+  for (int a = 0; a < Decode::kAtomsN; ++a) {
 #pragma unroll
-      for (int c = 0; c < kCols; ++c) {
-        s[c] = Dt::to_float(static_cast<uint16_t>((c < 2 ? sv.x : sv.y) >> (16 * (c % 2))));
-        const uint32_t z = (nibble(zw, c) + p.zero_add) & 15u;
-        zs[c] = static_cast<float>(z) * s[c];
-      }
-      const uint32_t* q_g = q_col + static_cast<int64_t>(g) * words_per_group * n_all;
-      const int64_t k_g = static_cast<int64_t>(g) * p.group_size;
-      // Unrolled so that several weight loads are in flight, as far as registers allow.
-#pragma unroll kUnroll
-      for (int j = 0; j < words_per_group; ++j) {
-        const u32x4 w = *reinterpret_cast<const u32x4*>(q_g + j * n_all);
-        float a[BM][8];
+    for (int v = 0; v < Layout::kCElems; ++v) acc[a].v[v] = 0.0f;
+  }
+  // kDepth chunks in flight: slot d holds chunk c + d; after its multiply it loads c + d + kDepth.
+  Chunk ring[kDepth];
+  PairDequant<Dt> dq[Decode::kLaneCols];  // of group dq_group
+  int dq_group = -1;
+  const int group_shift = chunks_per_group == 1 ? 0 : chunks_per_group == 2 ? 1 : 2;
 #pragma unroll
-        for (int r = 0; r < BM; ++r) {
-          u32x4 av = zero_u32x4();
-          if (arow[r] >= 0) av = *reinterpret_cast<const u32x4*>(p.a + arow[r] + k_g + 8 * j);
+  for (int d = 0; d < kDepth; ++d) load_chunk(ring[d], ls, c_begin + d < c_end);
+  // Multiplies the chunk in ring slot d (chunk `chunk`). A chunk lies in one group; the
+  // dequantisers change with the group only (a branch the whole warp takes alike).
+  auto multiply = [&](const Chunk& ch, int chunk) {
+    const int group = chunk >> group_shift;
+    if (group != dq_group) {
+      dq_group = group;
 #pragma unroll
-          for (int i = 0; i < 8; ++i) a[r][i] = elem<Dt>(av, i);
-        }
-#pragma unroll
-        for (int c = 0; c < kCols; ++c) {
-          const uint32_t wc = word(w, c);
-#pragma unroll
-          for (int q = 0; q < 8; ++q) {
-            const float wv = fma32(static_cast<float>(nibble(wc, q)), s[c], -zs[c]);
-#pragma unroll
-            for (int r = 0; r < BM; ++r) acc[r][c] = fma32(a[r][k_of_nibble(q)], wv, acc[r][c]);
-          }
-        }
+      for (int col = 0; col < Decode::kLaneCols; ++col) {
+        dq[col].init(ch.scale[col], (((ch.zero[col] >> ls.z_shift[col]) & 15u) + p.zero_add) & 15u);
       }
     }
+    mma_chunk<Dt>(acc, ch, dq);
+  };
+  // Whole rounds of kDepth chunks without per-chunk bounds checks, then the last < kDepth.
+  int c = c_begin;
+  for (; c + kDepth <= c_end; c += kDepth) {
+#pragma unroll
+    for (int d = 0; d < kDepth; ++d) {
+      multiply(ring[d], c + d);
+      load_chunk(ring[d], ls, c + d + kDepth < c_end);
+    }
+  }
+#pragma unroll
+  for (int d = 0; d < kDepth; ++d) {
+    if (c + d < c_end) multiply(ring[d], c + d);
   }
 
 #pragma unroll
-  for (int r = 0; r < BM; ++r) {
+  for (int a = 0; a < Decode::kAtomsN; ++a) {
 #pragma unroll
-    for (int c = 0; c < kCols; ++c) s_red[warp][r][lane * kCols + c] = acc[r][c];
+    for (int v = 0; v < Layout::kCElems; ++v) {
+      s_red[warp_k][warp_n][a * Layout::kCElems + v][lane] = acc[a].v[v];
+    }
   }
   __syncthreads();
-  for (int o = tid; o < BM * kBN; o += kThreads) {
-    const int r = o / kBN;
-    const int col = o % kBN;
-    const int nn = n0 + col;
-    const int32_t id = s_id[r];
-    if (id < 0 || nn >= p.n) continue;
-    float v = s_red[0][r][col];
+  if (warp_k != 0) return;
 #pragma unroll
-    for (int w = 1; w < kWarps; ++w) v += s_red[w][r][col];
-    v *= s_weight[r];
-    if (p.partial != nullptr) {
-      p.partial[static_cast<int64_t>(id) * p.n + nn] = v;
-    } else {
-      p.c[static_cast<int64_t>(id) * p.ldc + nn] = Dt::from_float(v);
+  for (int a = 0; a < Decode::kAtomsN; ++a) {
+#pragma unroll
+    for (int v = 0; v < Layout::kCElems; ++v) {
+      const moecheck::atom::Coord x = Layout::c(lane, v);
+      if (x.row >= BM) continue;
+      const int32_t id = s_id[x.row];
+      const int col = tile_n0 + Decode::col_of(a, x.col);
+      if (id < 0 || col >= p.n) continue;
+      float sum = s_red[0][warp_n][a * Layout::kCElems + v][lane];
+#pragma unroll
+      for (int w = 1; w < kWarpsK; ++w) sum += s_red[w][warp_n][a * Layout::kCElems + v][lane];
+      sum *= s_weight[x.row];
+      if (p.partial != nullptr) {
+        p.partial[static_cast<int64_t>(id) * p.n + col] = sum;
+      } else {
+        p.c[static_cast<int64_t>(id) * p.ldc + col] = Dt::from_float(sum);
+      }
     }
   }
+#else
+  (void)p;
+#endif
 }
 
 // output_topk's ordered reduction: c[t, n] = round(c[t, n] + sum_j partial[t*top_k + j, n]).
@@ -227,7 +384,7 @@ MC_API mc_status mc_fused_gemm(const mc_fused_gemm_args* args) {
   mc_status st = mc::check_fused_gemm(args, nullptr);
   if (st != MC_OK) return st;
   if (args->numel == 0 || args->sorted_len == 0) return MC_OK;  // nothing to compute
-  st = mc::device_status(/*needs_atom=*/false);
+  st = mc::device_status(/*needs_atom=*/true);
   if (st != MC_OK) return st;
   mc::FusedParams p;
   p.a = static_cast<const uint16_t*>(args->a);

@@ -3,14 +3,17 @@
 // value) and both dtypes (template parameter Dt).
 //
 // Grid: x = one CTA per alignment block (block_m slots, all of one expert), y = tiles of kBN
-// output columns. A CTA of 4 warps computes a block_m x kBN tile of C; warp w owns columns
-// [w*kWN, (w+1)*kWN), all block_m rows, as (block_m/16) x (kWN/16) atoms.
+// output columns. A CTA of 8 warps computes a block_m x kBN tile of C; the warps form a
+// (block_m/16) x (8/(block_m/16)) grid, so each warp owns 16 rows (one atom) and kBN/warps_n
+// columns: few accumulators per lane, which keeps the gfx11 register count low enough for two
+// waves per SIMD (the static gate's budget, ci/gfx11_gate/budgets.yaml).
 //
 // K loop, kBK = 32 per step, two shared-memory stages:
 //   * A: the block's gathered rows (a[id / a_route_div]), 16-byte global loads, copied as is;
 //     padded slots (sentinel) load nothing and store zeros.
-//   * W: thread t owns weight row n0 + t: one 16-byte load of the 4 words that hold k0..k0+31,
-//     dequantised to (q - z) * s in fp32, rounded to the dtype, stored k-contiguous.
+//   * W: thread t < kBN owns weight row n0 + t: one 16-byte load of the 4 words that hold
+//     k0..k0+31, dequantised pair by pair to round((q - z) * s) (device_common.hpp PairDequant),
+//     stored k-contiguous.
 //   Step kt's global loads are issued before step kt-1's atoms run and stored after them, so the
 //   memory latency hides behind the math; one barrier per step (see the loop).
 // Groups: kBK divides every supported G (32, 64, 128) and k0 is a multiple of kBK, so a K step
@@ -24,16 +27,15 @@
 namespace mc {
 namespace {
 
-constexpr int kThreads = 128;
-constexpr int kWarps = kThreads / kWarpSize;
-constexpr int kBN = 128;           // output columns per CTA; == kThreads (one W row per thread)
-constexpr int kBK = 32;            // K per step; divides every supported group size
-constexpr int kWN = kBN / kWarps;  // columns per warp
+constexpr int kThreads = 256;
+[[maybe_unused]] constexpr int kWarps = kThreads / kWarpSize;
+constexpr int kBN = 128;  // output columns per CTA; threads 0..kBN-1 dequantise one W row each
+constexpr int kBK = 32;   // K per step; divides every supported group size
 // Shared row stride in elements: 80 bytes keeps 16-byte alignment and spreads the 8 rows that one
 // mma.sync fragment load touches over distinct banks.
 [[maybe_unused]] constexpr int kLds = kBK + 8;
-static_assert(kBN == kThreads, "one weight row per thread");
-static_assert(kWN % moecheck::atom::kN == 0 && kBK % moecheck::atom::kK == 0, "atom tiling");
+static_assert(kBN <= kThreads, "one weight row per thread");
+static_assert(kBK % moecheck::atom::kK == 0, "atom tiling");
 
 struct TiledParams {
   const uint16_t* a;
@@ -58,29 +60,18 @@ struct TiledParams {
   bool w_vec16;  // 16-byte weight loads: ldw % 4 == 0 and qweight 16-byte aligned
 };
 
-// Dequantises one word (8 k of one n, shuffled order) into 4 words of dtype pairs in natural k
-// order: (q - z) * s = fma(q, s, -z*s), exact in fp32 (|q - z| < 16 and s has <= 11 significant
-// bits), then rounded once to the dtype.
-template <class Dt>
-__device__ __forceinline__ u32x4 dequant_word(uint32_t w, float s, float zs) {
-  float v[8];
-#pragma unroll
-  for (int o = 0; o < 8; ++o) {
-    v[o] = fma32(static_cast<float>(nibble(w, nibble_of_k(o))), s, -zs);
-  }
-  u32x4 r;
-  r.x = pack2<Dt>(v[0], v[1]);
-  r.y = pack2<Dt>(v[2], v[3]);
-  r.z = pack2<Dt>(v[4], v[5]);
-  r.w = pack2<Dt>(v[6], v[7]);
-  return r;
-}
-
 template <class Dt, int BM>
 __global__ __launch_bounds__(kThreads) void tiled_gemm_kernel(const TiledParams p) {
 #if MC_HAS_ATOM
-  constexpr int kAtomsM = BM / moecheck::atom::kM;
+  // The warp grid: at most 2 warps along M, so that a warp's tile is at most 32 x 32 (2 x 2
+  // atoms): A and B fragments are reused twice each, with few registers.
+  constexpr int kWarpsM = BM / moecheck::atom::kM < 2 ? BM / moecheck::atom::kM : 2;
+  constexpr int kWarpsN = kWarps / kWarpsM;
+  constexpr int kWM = BM / kWarpsM;   // rows per warp
+  constexpr int kWN = kBN / kWarpsN;  // columns per warp
+  constexpr int kAtomsM = kWM / moecheck::atom::kM;
   constexpr int kAtomsN = kWN / moecheck::atom::kN;
+  static_assert(kWarps % kWarpsM == 0 && kWN % moecheck::atom::kN == 0, "warp grid");
   constexpr int kAChunks = BM * kBK / 8;  // 16-byte chunks of one A tile
   constexpr int kAPerThread = (kAChunks + kThreads - 1) / kThreads;
 
@@ -93,6 +84,8 @@ __global__ __launch_bounds__(kThreads) void tiled_gemm_kernel(const TiledParams 
   const int tid = threadIdx.x;
   const int lane = tid % kWarpSize;
   const int warp = tid / kWarpSize;
+  const int warp_m = warp / kWarpsN;
+  const int warp_n = warp % kWarpsN;
   const int64_t block = blockIdx.x;
   const int n0 = static_cast<int>(blockIdx.y) * kBN;
 
@@ -112,7 +105,7 @@ __global__ __launch_bounds__(kThreads) void tiled_gemm_kernel(const TiledParams 
 
   // This thread's weight row (n_w) for the W tile.
   const int n_w = n0 + tid;
-  const bool n_ok = n_w < p.n;
+  const bool n_ok = tid < kBN && n_w < p.n;
   const int groups = p.k / p.group_size;
   const uint32_t* w_row = p.qweight + (static_cast<int64_t>(e) * p.n + n_w) * p.ldw;
   const uint16_t* s_row = p.scales + (static_cast<int64_t>(e) * p.n + n_w) * groups;
@@ -122,8 +115,8 @@ __global__ __launch_bounds__(kThreads) void tiled_gemm_kernel(const TiledParams 
 
   u32x4 ra[kAPerThread];  // staged A chunks
   u32x4 rw;               // staged weight words
-  float rs = 0.0f;        // staged scale (0 for columns past N: their weights dequantise to 0)
-  float rzs = 0.0f;       // staged zero * scale
+  uint16_t rs = 0;        // staged scale bits (0 for columns past N: their weights dequantise to 0)
+  uint32_t rz = 8;        // staged zero
 
   auto load_tile = [&](int k0) {
 #pragma unroll
@@ -138,8 +131,8 @@ __global__ __launch_bounds__(kThreads) void tiled_gemm_kernel(const TiledParams 
       }
     }
     rw = zero_u32x4();
-    rs = 0.0f;
-    rzs = 0.0f;
+    rs = 0;
+    rz = 8;
     if (n_ok) {
       const uint32_t* src = w_row + k0 / 8;
       if (p.w_vec16) {
@@ -151,9 +144,8 @@ __global__ __launch_bounds__(kThreads) void tiled_gemm_kernel(const TiledParams 
         rw.w = src[3];
       }
       const int g = k0 / p.group_size;
-      rs = Dt::to_float(s_row[g]);
-      const uint32_t z = z_row != nullptr ? nibble(z_row[g], n_w % 8) : 8u;
-      rzs = static_cast<float>(z) * rs;
+      rs = s_row[g];
+      rz = z_row != nullptr ? nibble(z_row[g], n_w % 8) : 8u;
     }
   };
   auto store_tile = [&](int stage) {
@@ -165,9 +157,20 @@ __global__ __launch_bounds__(kThreads) void tiled_gemm_kernel(const TiledParams 
             &sA[stage][(chunk / (kBK / 8)) * kLds + (chunk % (kBK / 8)) * 8]) = ra[i];
       }
     }
+    if (tid >= kBN) return;
+    PairDequant<Dt> dq;
+    dq.init(rs, rz);
     u32x4* dst = reinterpret_cast<u32x4*>(&sW[stage][tid * kLds]);
 #pragma unroll
-    for (int j = 0; j < kBK / 8; ++j) dst[j] = dequant_word<Dt>(word(rw, j), rs, rzs);
+    for (int j = 0; j < kBK / 8; ++j) {
+      const uint32_t w = word(rw, j);
+      u32x4 d;  // k = 8j + 0..7 in natural order: pair p is k = 2p, 2p + 1
+      d.x = dq(w, 0);
+      d.y = dq(w, 1);
+      d.z = dq(w, 2);
+      d.w = dq(w, 3);
+      dst[j] = d;
+    }
   };
 
   Acc acc[kAtomsM][kAtomsN];
@@ -188,23 +191,21 @@ __global__ __launch_bounds__(kThreads) void tiled_gemm_kernel(const TiledParams 
     const int stage = kt & 1;
     const bool more = kt + 1 < steps;
     if (more) load_tile((kt + 1) * kBK);  // in flight during the atoms below
-#pragma unroll
+#pragma unroll kSubStepUnroll
     for (int kk = 0; kk < kBK; kk += moecheck::atom::kK) {
       FragA fa[kAtomsM];
-      FragB fb[kAtomsN];
 #pragma unroll
       for (int mi = 0; mi < kAtomsM; ++mi) {
-        load_frag_a(fa[mi], &sA[stage][mi * moecheck::atom::kM * kLds + kk], kLds, lane);
-      }
-#pragma unroll
-      for (int ni = 0; ni < kAtomsN; ++ni) {
-        load_frag_b(fb[ni], &sW[stage][(warp * kWN + ni * moecheck::atom::kN) * kLds + kk], kLds,
+        load_frag_a(fa[mi], &sA[stage][(warp_m * kWM + mi * moecheck::atom::kM) * kLds + kk], kLds,
                     lane);
       }
 #pragma unroll
-      for (int mi = 0; mi < kAtomsM; ++mi) {
+      for (int ni = 0; ni < kAtomsN; ++ni) {
+        FragB fb;
+        load_frag_b(fb, &sW[stage][(warp_n * kWN + ni * moecheck::atom::kN) * kLds + kk], kLds,
+                    lane);
 #pragma unroll
-        for (int ni = 0; ni < kAtomsN; ++ni) atom_mma<Dt>(acc[mi][ni], fa[mi], fb[ni]);
+        for (int mi = 0; mi < kAtomsM; ++mi) atom_mma<Dt>(acc[mi][ni], fa[mi], fb);
       }
     }
     // The other stage was last read in step kt-1, which every warp finished before the barrier
@@ -220,8 +221,8 @@ __global__ __launch_bounds__(kThreads) void tiled_gemm_kernel(const TiledParams 
 #pragma unroll
       for (int v = 0; v < Layout::kCElems; ++v) {
         const Coord x = Layout::c(lane, v);
-        const int row = mi * moecheck::atom::kM + x.row;
-        const int n = n0 + warp * kWN + ni * moecheck::atom::kN + x.col;
+        const int row = warp_m * kWM + mi * moecheck::atom::kM + x.row;
+        const int n = n0 + warp_n * kWN + ni * moecheck::atom::kN + x.col;
         const int32_t id = s_id[row];
         if (id >= 0 && n < p.n) {
           p.c[static_cast<int64_t>(id) * p.ldc + n] =

@@ -361,3 +361,149 @@ TEST(Int4Order, UnshuffledGptqIsNotWhatTheKernelsDecode) {
   }
   EXPECT_GT(bad, 0);
 }
+
+// ---- decode maps (the fused family) ------------------------------------------------------------
+// One chunk of the fused kernel, on the CPU: 32 k x 32 columns of shuffled gptq_kn words and the
+// activations of 8 tokens go into each lane's fragments through a decode map exactly as
+// kernels/src/fused_gemm.hip's mma_chunk builds them (the lane's words, pair_of_word, a_word,
+// b_word), two steps x two atoms of the emulated instruction run, and the accumulators are read
+// back through the atom's c() and the map's col_of(). Every token row and column must hold
+// sum_k act[m][k] * q[k][n]; rows 8..15 (never a token) must stay zero.
+namespace {
+
+struct DecodeChunk {
+  float q[32][32] = {};        // [k][column], 0..15
+  float act[16][32] = {};      // [token slot][k]; rows 8..15 zero, as the kernel loads them
+  uint32_t words[4][32] = {};  // [word row][column]: k = 8r + k_of_nibble(p) at nibble p
+};
+
+DecodeChunk random_chunk(unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> nib(0, 15), small(-3, 3);
+  DecodeChunk d;
+  for (int k = 0; k < 32; ++k) {
+    for (int n = 0; n < 32; ++n) d.q[k][n] = static_cast<float>(nib(rng));
+  }
+  for (int m = 0; m < 8; ++m) {
+    for (int k = 0; k < 32; ++k) d.act[m][k] = static_cast<float>(small(rng));
+  }
+  for (int r = 0; r < 4; ++r) {
+    for (int n = 0; n < 32; ++n) {
+      for (int p = 0; p < 8; ++p) {
+        d.words[r][n] |= static_cast<uint32_t>(d.q[8 * r + int4::k_of_nibble(p)][n]) << (4 * p);
+      }
+    }
+  }
+  return d;
+}
+
+uint32_t pack_bf16(float lo, float hi) {
+  return static_cast<uint32_t>(to_bf16(lo)) | (static_cast<uint32_t>(to_bf16(hi)) << 16);
+}
+
+template <class L, class D, class Emulate>
+testing::AssertionResult decode_chunk_ok(Emulate emulate, unsigned seed) {
+  const DecodeChunk d = random_chunk(seed);
+  float acc[D::kAtomsN][atom::kLanes][L::kCElems] = {};
+  for (int s = 0; s < 2; ++s) {
+    for (int a = 0; a < D::kAtomsN; ++a) {
+      WaveRegs<L> r;
+      for (int lane = 0; lane < atom::kLanes; ++lane) {
+        for (int i = 0; i < L::kAElems / 2; ++i) {
+          const atom::Pick pick = D::a_word(s, i);
+          if (pick.w < 0) continue;  // a zero word
+          const int row = D::act_row(lane), k = D::act_k(lane, pick.w) + 2 * pick.p;
+          r.a[lane][i] = pack_bf16(d.act[row][k], d.act[row][k + 1]);
+        }
+        for (int i = 0; i < L::kBElems / 2; ++i) {
+          const atom::Pick pick = D::b_word(s, a, i);
+          const atom::Coord w = D::word(lane, pick.w);
+          const uint32_t pair = int4::pair_of_word(d.words[w.row][w.col], pick.p);
+          r.b[lane][i] = pack_bf16(static_cast<float>(pair & 15u), static_cast<float>(pair >> 16));
+        }
+        for (int e = 0; e < L::kCElems; ++e) r.c[lane][e] = acc[a][lane][e];
+      }
+      const std::string invalid = emulate(r);
+      if (!invalid.empty()) return testing::AssertionFailure() << "invalid input: " << invalid;
+      for (int lane = 0; lane < atom::kLanes; ++lane) {
+        for (int e = 0; e < L::kCElems; ++e) acc[a][lane][e] = r.c[lane][e];
+      }
+    }
+  }
+  for (int a = 0; a < D::kAtomsN; ++a) {
+    for (int lane = 0; lane < atom::kLanes; ++lane) {
+      for (int e = 0; e < L::kCElems; ++e) {
+        const atom::Coord x = L::c(lane, e);
+        const int n = D::col_of(a, x.col);
+        float want = 0;
+        for (int k = 0; k < 32; ++k) want += d.act[x.row][k] * d.q[k][n];
+        if (acc[a][lane][e] != want) {
+          return testing::AssertionFailure()
+                 << "mismatch: atom " << a << " lane " << lane << " C element " << e << " is token "
+                 << x.row << " column " << n << ": " << acc[a][lane][e] << ", act * q " << want;
+        }
+      }
+    }
+  }
+  return testing::AssertionSuccess();
+}
+
+// Wrong decode maps: each is a real map with one plausible bug. check_decode_map rejects each,
+// and the emulation shows the wrong numbers it would produce.
+// NVIDIA: the two columns of a lane's word pair read back exchanged (C's col_of off).
+struct MmaSyncDecodeColsSwapped : atom::MmaSyncDecode {
+  static constexpr int col_of(int a, int nslot) {
+    return atom::MmaSyncDecode::col_of(a, (nslot + 8) % 16);
+  }
+};
+// NVIDIA: the two pairs of a step taken in the wrong order (k 2..3 where 0..1 belong).
+struct MmaSyncDecodePairsSwapped : atom::MmaSyncDecode {
+  static constexpr atom::Pick b_word(int s, int a, int i) {
+    return {2 * a + i / 2, 2 * s + 1 - i % 2};
+  }
+};
+// gfx11: the activation vectors of the two steps exchanged.
+struct Gfx11DecodeStepsSwapped : atom::Gfx11WmmaDecode {
+  static constexpr atom::Pick a_word(int s, int i) { return {2 * (1 - s) + i / 4, i % 4}; }
+};
+static_assert(!atom::check_decode_map<atom::MmaSyncLayout, MmaSyncDecodeColsSwapped>());
+static_assert(!atom::check_decode_map<atom::MmaSyncLayout, MmaSyncDecodePairsSwapped>());
+static_assert(!atom::check_decode_map<atom::Gfx11WmmaLayout, Gfx11DecodeStepsSwapped>());
+
+}  // namespace
+
+TEST(DecodeMaps, MmaSyncChunkComputesActTimesWeights) {
+  for (unsigned seed = 1; seed <= 10; ++seed) {
+    EXPECT_TRUE((decode_chunk_ok<atom::MmaSyncLayout, atom::MmaSyncDecode>(
+        emulate_mma_sync_x2<atom::MmaSyncLayout>, seed)));
+  }
+}
+
+TEST(DecodeMaps, Gfx11ChunkComputesActTimesWeights) {
+  for (unsigned seed = 1; seed <= 10; ++seed) {
+    EXPECT_TRUE((decode_chunk_ok<atom::Gfx11WmmaLayout, atom::Gfx11WmmaDecode>(
+        emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, seed)));
+  }
+}
+
+TEST(DecodeMaps, WrongMapsComputeWrongNumbers) {
+  EXPECT_FALSE((decode_chunk_ok<atom::MmaSyncLayout, MmaSyncDecodeColsSwapped>(
+      emulate_mma_sync_x2<atom::MmaSyncLayout>, 1)));
+  EXPECT_FALSE((decode_chunk_ok<atom::MmaSyncLayout, MmaSyncDecodePairsSwapped>(
+      emulate_mma_sync_x2<atom::MmaSyncLayout>, 1)));
+  EXPECT_FALSE((decode_chunk_ok<atom::Gfx11WmmaLayout, Gfx11DecodeStepsSwapped>(
+      emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, 1)));
+}
+
+TEST(Int4Order, PairOfWordIsTheTwoKOfAPair) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 100; ++trial) {
+    const uint32_t w = static_cast<uint32_t>(rng());
+    for (int p = 0; p < 4; ++p) {
+      const uint32_t pair = int4::pair_of_word(w, p);
+      EXPECT_EQ(pair & 15u, int4::nibble(w, int4::nibble_of_k(2 * p)));
+      EXPECT_EQ(pair >> 16, int4::nibble(w, int4::nibble_of_k(2 * p + 1)));
+      EXPECT_EQ(pair & 0xFFF0FFF0u, 0u);
+    }
+  }
+}

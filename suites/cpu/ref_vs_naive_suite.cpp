@@ -38,6 +38,12 @@
 // always includes the first and the last; `written` is still compared for every route. The layer
 // stages (act, sum, e2e) cannot cut N (act is gemm2's K): a case whose reached experts' weights
 // exceed 4 * kWeightBudget is refused with an error before anything is generated.
+//
+// Result lines. Every comparison against a bound reports one result line (testbed/results.hpp
+// report_stage_result, the line of the GPU suites and `moecheck verify`): stage gemm1 / gemm2 /
+// act / sum / out for values (e2e: all four), `<stage>_magnitude` for the magnitudes M; margin =
+// max |ref - naive| / bound, rel_l1 = sum |ref - naive| / sum |naive|, outcome Passed or
+// Incorrect. The coverage report (suites/report) reads them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -55,6 +61,7 @@
 #include "moecheck/reference/moe.hpp"
 #include "naive.hpp"
 #include "registry.hpp"
+#include "results.hpp"
 
 namespace moecheck {
 namespace {
@@ -154,15 +161,20 @@ std::vector<int64_t> rows_to_compare(const std::vector<uint8_t>& written, int64_
 
 // ---- comparisons ---------------------------------------------------------------------------
 
-// Element (r, c) of ref and naive, with its allowed difference `bound`.
+// Element (r, c) of ref and naive, with its allowed difference `bound`. `stage` names the result
+// line (see the file comment).
 struct Tally {
   const char* what;
+  std::string stage;
   int64_t compared = 0;
   int64_t beyond = 0;
   double worst = 0;  // max |diff| / bound
+  long double diff_sum = 0, naive_sum = 0;
   void check(int64_t r, int64_t c, double ref, long double nv, long double bound) {
     ++compared;
     const long double diff = std::fabs(static_cast<long double>(ref) - nv);
+    diff_sum += diff;
+    naive_sum += std::fabs(nv);
     if (bound > 0) worst = std::max(worst, static_cast<double>(diff / bound));
     if (diff <= bound && !std::isnan(static_cast<double>(diff))) return;
     if (++beyond <= kMaxReports) {
@@ -174,6 +186,13 @@ struct Tally {
   void finish() {
     EXPECT_EQ(beyond, 0) << what << ": " << beyond << " of " << compared << " elements differ";
     testing::Test::RecordProperty(std::string(what) + "_worst_ratio", std::to_string(worst));
+    Comparison cmp;
+    cmp.outcome = beyond == 0 ? Outcome::Passed : Outcome::Incorrect;
+    cmp.worst_margin = worst;
+    cmp.rel_l1 = naive_sum > 0 ? static_cast<double>(diff_sum / naive_sum) : 0.0;
+    cmp.compared = compared;
+    const testing::TestInfo* test = testing::UnitTest::GetInstance()->current_test_info();
+    report_stage_result(std::string(test->test_suite_name()) + "." + test->name(), stage, cmp);
   }
 };
 
@@ -190,12 +209,12 @@ void expect_same_written(const std::vector<uint8_t>& ref, const std::vector<uint
 // A GEMM output: values within (K + 2) 2^-53 M, magnitudes likewise (exact: equal).
 void expect_gemm_agrees(const RefOutput& ref, const naive::Result& nv,
                         const std::vector<int64_t>& rows, int64_t k, bool exact,
-                        const std::string& what) {
+                        const std::string& what, const std::string& stage) {
   expect_same_written(ref.written, nv.written, what.c_str());
   ASSERT_EQ(ref.cols, nv.cols) << what;
   const long double rel = exact ? 0.0L : (k + 2) * static_cast<long double>(kU);
   const std::string vname = what + "_value", mname = what + "_magnitude";
-  Tally values{vname.c_str()}, magnitudes{mname.c_str()};
+  Tally values{vname.c_str(), stage}, magnitudes{mname.c_str(), stage + "_magnitude"};
   for (const int64_t r : rows) {
     for (int64_t c = 0; c < ref.cols; ++c) {
       const int64_t i = r * ref.cols + c;
@@ -373,7 +392,7 @@ void gemm_stage(const Case& c) {
   testing::Test::RecordProperty("compared_routes", std::to_string(rows.size()));
   const naive::Result nv = naive::gemm(nv_in, div, pack(c, p.w), r, naive::align(r, c.block_m),
                                        p.mul_routed_weight, rows);
-  expect_gemm_agrees(ref, nv, rows, p.w.shape.k, c.exact, c.stage);
+  expect_gemm_agrees(ref, nv, rows, p.w.shape.k, c.exact, c.stage, c.stage);
   if (c.exact) expect_representable(ref, c.dtype);
 }
 
@@ -382,7 +401,7 @@ void act_stage(const Case& c) {
   const naive::Result nv = naive::silu_and_mul(as_naive(ref.c1));
   expect_same_written(ref.act.written, nv.written, "act");
   // exp, add, divide, multiply in double: a few roundings of |act|.
-  Tally t{"act"};
+  Tally t{"act", "act"};
   for (int64_t i = 0; i < ref.act.rows * ref.act.cols; ++i) {
     if (!nv.written[i / nv.cols]) continue;
     t.check(i / nv.cols, i % nv.cols, ref.act.value[i], nv.value[i],
@@ -395,7 +414,7 @@ void act_stage(const Case& c) {
 void sum_stage(const Case& c) {
   const LayerReference ref = reference_layer(layer_problem(c), case_tolerance(c));
   const naive::Result nv = naive::moe_sum(as_naive(ref.c2), c.top_k);
-  Tally t{"sum"};
+  Tally t{"sum", "sum"};
   for (int64_t i = 0; i < ref.out.rows * ref.out.cols; ++i) {
     t.check(i / nv.cols, i % nv.cols, ref.out.value[i], nv.value[i],
             (c.top_k + 1) * kU * nv.magnitude[i] + 1e-300L);
@@ -424,14 +443,14 @@ void e2e_stage(const Case& c) {
   for (int64_t i = 0; i < r.numel(); ++i) {
     if (c1.written[i]) rows.push_back(i);
   }
-  expect_gemm_agrees(ref.c1, c1, rows, c.hidden, false, "c1");
+  expect_gemm_agrees(ref.c1, c1, rows, c.hidden, false, "c1", "gemm1");
 
   // act from the naive c1; the reference's act differs by c1's double rounding carried through
   // silu(g) * u (slope of silu <= 1.1) plus its own few roundings.
   const naive::Result act = naive::silu_and_mul(c1);
   const long double rel1 = (c.hidden + 2) * static_cast<long double>(kU);
   std::vector<long double> act_bound(act.value.size(), 0.0L);
-  Tally ta{"act"};
+  Tally ta{"act", "act"};
   for (const int64_t i : rows) {
     for (int64_t j = 0; j < c.inter; ++j) {
       const long double g = c1.at(i, j), u = c1.at(i, c.inter + j);
@@ -468,11 +487,11 @@ void e2e_stage(const Case& c) {
 
   const naive::Result c2 =
       naive::gemm(ref.act_input, 1, pack(c, p.w2), r, al, !p.apply_router_weight_on_input);
-  expect_gemm_agrees(ref.c2, c2, rows, c.inter, false, "c2");
+  expect_gemm_agrees(ref.c2, c2, rows, c.inter, false, "c2", "gemm2");
 
   const naive::Result out = naive::moe_sum(c2, r.top_k);
   // Sum of the top_k c2 errors plus the sum's own roundings.
-  Tally to{"out"};
+  Tally to{"out", "out"};
   for (int64_t t = 0; t < out.rows; ++t) {
     for (int64_t n = 0; n < out.cols; ++n) {
       long double bound = (r.top_k + 1) * kU * out.magnitude[t * out.cols + n] + 1e-300L;

@@ -109,41 +109,6 @@ class Reader {
   const std::string& file_;
 };
 
-ordered_json case_to_json(const Case& c) {
-  ordered_json j;
-  j["suite"] = c.suite;
-  j["stage"] = c.stage;
-  j["tier"] = c.tier;
-  j["kernel"] = c.kernel;
-  j["expect"] = c.expect;
-  j["error"] = c.error;
-  j["bug"] = c.bug;
-  j["model"] = c.model;
-  j["experts"] = c.experts;
-  j["top_k"] = c.top_k;
-  j["hidden"] = c.hidden;
-  j["inter"] = c.inter;
-  j["tokens"] = c.tokens;
-  j["group"] = c.group;
-  j["dtype"] = to_string(c.dtype);
-  j["format"] = to_string(c.format);
-  j["symmetric"] = c.symmetric;
-  j["shuffled"] = c.shuffled;
-  j["zero_format"] = c.zero_format == GptqZeros::v1 ? "v1" : "v2";
-  j["pad_kw"] = c.pad_kw;
-  j["pad_lda"] = c.pad_lda;
-  j["exact"] = c.exact;
-  j["routing"] = {
-      {"kind", to_string(c.routing.kind)}, {"param", c.routing.param}, {"seed", c.routing.seed}};
-  j["block_m"] = c.block_m;
-  j["mul_routed_weight"] = c.mul_routed_weight;
-  j["apply_router_weight_on_input"] = c.apply_router_weight_on_input;
-  j["output_topk"] = c.output_topk;
-  j["seed"] = c.seed;
-  j["source"] = c.source;
-  return j;
-}
-
 Case case_from_json(const Reader& r, const json& j, const std::string& path) {
   r.keys(j, path,
          {"suite",
@@ -234,6 +199,41 @@ bool plain_npy_name(const std::string& s) {
 }
 
 }  // namespace
+
+nlohmann::ordered_json case_to_json(const Case& c) {
+  ordered_json j;
+  j["suite"] = c.suite;
+  j["stage"] = c.stage;
+  j["tier"] = c.tier;
+  j["kernel"] = c.kernel;
+  j["expect"] = c.expect;
+  j["error"] = c.error;
+  j["bug"] = c.bug;
+  j["model"] = c.model;
+  j["experts"] = c.experts;
+  j["top_k"] = c.top_k;
+  j["hidden"] = c.hidden;
+  j["inter"] = c.inter;
+  j["tokens"] = c.tokens;
+  j["group"] = c.group;
+  j["dtype"] = to_string(c.dtype);
+  j["format"] = to_string(c.format);
+  j["symmetric"] = c.symmetric;
+  j["shuffled"] = c.shuffled;
+  j["zero_format"] = c.zero_format == GptqZeros::v1 ? "v1" : "v2";
+  j["pad_kw"] = c.pad_kw;
+  j["pad_lda"] = c.pad_lda;
+  j["exact"] = c.exact;
+  j["routing"] = {
+      {"kind", to_string(c.routing.kind)}, {"param", c.routing.param}, {"seed", c.routing.seed}};
+  j["block_m"] = c.block_m;
+  j["mul_routed_weight"] = c.mul_routed_weight;
+  j["apply_router_weight_on_input"] = c.apply_router_weight_on_input;
+  j["output_topk"] = c.output_topk;
+  j["seed"] = c.seed;
+  j["source"] = c.source;
+  return j;
+}
 
 std::string manifest_to_json(const DumpManifest& m) {
   ordered_json j;

@@ -23,12 +23,18 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "case.hpp"
 #include "moecheck/reference/tolerance.hpp"
 
 namespace moecheck {
 
 inline constexpr int kDumpVersion = 1;
+
+// Every field of a Case as the "case" object of case.json (also what the coverage report shows
+// per case, suites/report).
+nlohmann::ordered_json case_to_json(const Case& c);
 
 struct DumpArrayInfo {
   std::string dtype;  // logical: bf16, fp16, int32, uint8, float32, float64

@@ -239,18 +239,12 @@ void report_not_supported(const Case& c, const std::string& reason) {
 void report_stage(const Case& c, const std::string& stage, const Comparison& cmp) {
   // One line per judged stage, the same line `moecheck verify` prints (suites/exchange/dump.hpp).
   // In a case of cases/known_bugs.yaml a stage that fails says KnownBug, with the outcome it
-  // observed and the entry (the testbed's main decides the test's result).
-  const KnownBug* bug = current_known_bug();
-  Comparison shown = cmp;
-  if (bug != nullptr && cmp.outcome != Outcome::Passed) shown.outcome = Outcome::KnownBug;
-  std::string line = result_json(c.suite + "." + c.name(), stage, shown);
-  if (bug != nullptr) {
-    line.pop_back();  // the closing brace: the entry's fields go inside the object
-    line += ",\"observed\":\"" + std::string(to_string(cmp.outcome)) +
-            "\",\"known_bug\":" + known_bug_json(*bug) + "}";
-  }
-  report_line(line + "\n");
-  testing::Test::RecordProperty(stage + "_outcome", to_string(shown.outcome));
+  // observed and the entry (report_stage_result, shared with the CPU suites; the testbed's main
+  // decides the test's result).
+  report_stage_result(c.suite + "." + c.name(), stage, cmp);
+  const bool known_bug = current_known_bug() != nullptr && cmp.outcome != Outcome::Passed;
+  const Outcome shown = known_bug ? Outcome::KnownBug : cmp.outcome;
+  testing::Test::RecordProperty(stage + "_outcome", to_string(shown));
   testing::Test::RecordProperty(stage + "_margin", fmt::format("{:.6g}", cmp.worst_margin));
   testing::Test::RecordProperty(stage + "_rel_l1", fmt::format("{:.6g}", cmp.rel_l1));
 }

@@ -5,10 +5,14 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
-#ifndef MOECHECK_BUILTIN_IMPL
-#error "MOECHECK_BUILTIN_IMPL must name the built-in kernels' library (suites/gpu/CMakeLists.txt)"
+#include "bundle_paths.hpp"
+
+#if !defined(MOECHECK_BUILTIN_IMPL) || !defined(MOECHECK_BUILTIN_IMPL_IN_BUNDLE)
+#error \
+    "MOECHECK_BUILTIN_IMPL(_IN_BUNDLE) must name the built-in kernels (suites/gpu/CMakeLists.txt)"
 #endif
 
 namespace moecheck {
@@ -96,7 +100,11 @@ KernelApi open_library(const std::string& file, bool builtin) {
 }  // namespace
 
 const char* builtin_implementation_path() {
-  return MOECHECK_BUILTIN_IMPL;
+  // A bundle (ci/bundle/) carries the library at the same place relative to its root as the
+  // build tree: MOECHECK_BUILTIN_IMPL_IN_BUNDLE, e.g. kernels/libmoecheck_kernels.so.
+  static const std::string path =
+      bundle_path_or(MOECHECK_BUILTIN_IMPL_IN_BUNDLE, MOECHECK_BUILTIN_IMPL);
+  return path.c_str();
 }
 
 const KernelApi& load_kernel_api(const std::string& path) {

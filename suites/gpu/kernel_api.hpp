@@ -38,7 +38,8 @@ struct ImplementationError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Where the built-in kernels of this build are (libmoecheck_kernels.so in the build tree).
+// Where the built-in kernels of this build are (libmoecheck_kernels.so in the build tree, or in
+// the bundle this binary was unpacked from: suites/catalog/bundle_paths.hpp).
 const char* builtin_implementation_path();
 
 // Loads the implementation once per process, before any case runs: `path` ("" for the built-in

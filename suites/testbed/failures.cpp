@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "bundle_paths.hpp"
 #include "dump.hpp"
 #include "options.hpp"
 
@@ -71,9 +72,11 @@ class FailureReporter : public testing::EmptyTestEventListener {
     std::error_code ec;
     const fs::path exe = fs::canonical("/proc/self/exe", ec);
     const fs::path catalog = fs::absolute(testbed_options().catalog_dir, ec);
+    // In a bundle (ci/bundle/) ctest runs in the bundle's root.
+    const auto bundle = bundle_root();
     std::cout << "[moecheck] " << test << " failed; rerun it alone with either of:\n"
-              << "  ctest --test-dir " << MOECHECK_BINARY_DIR << " -R '^" << regex
-              << "$' --output-on-failure\n"
+              << "  ctest --test-dir " << (bundle ? bundle->string() : MOECHECK_BINARY_DIR)
+              << " -R '^" << regex << "$' --output-on-failure\n"
               << "  " << exe.string() << " --catalog " << catalog.string() << " --gtest_filter='"
               << test << "'\n";
     const auto it = cases_.find(test);

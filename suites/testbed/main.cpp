@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "bundle_paths.hpp"
 #include "catalog.hpp"
 #include "device.hpp"
 #include "failures.hpp"
@@ -146,7 +147,8 @@ TestbedOptions parse_options(int& argc, char** argv) {
     else
       rest.push_back(argv[i]);
   }
-  if (o.catalog_dir.empty()) o.catalog_dir = MOECHECK_DEFAULT_CATALOG;
+  // In a bundle (ci/bundle/) its own cases/, else the source tree's catalog.
+  if (o.catalog_dir.empty()) o.catalog_dir = bundle_path_or("cases", MOECHECK_DEFAULT_CATALOG);
   if (!o.require_arch.empty()) o.require_gpu = true;
   argc = static_cast<int>(rest.size());
   for (int i = 0; i < argc; ++i) argv[i] = rest[i];

@@ -113,12 +113,146 @@ constexpr bool check_layout() {
 static_assert(check_layout<MmaSyncLayout>(), "mma.sync m16n8k16 x2 layout is inconsistent");
 static_assert(check_layout<Gfx11WmmaLayout>(), "gfx11 WMMA layout is inconsistent");
 
+// ---- decode: packed int4 words straight into B fragments (the fused family) -------------------
+// The fused kernel streams shuffled gptq_kn words from global memory into registers, with no
+// shared memory: word (r, n) holds k = 8r .. 8r+7 of column n, and (word >> 4p) & 0x000F000F is the
+// pair k = 2p (low half), 2p + 1 (high half) (moecheck/nibble_order.h, pair_of_word). A warp's
+// tile per chunk is kChunkK = 32 k (two atom steps s = 0, 1) by kCols = 32 columns (two atoms
+// a = 0, 1 along n); the block's rows (block_m <= 8 tokens) are rows 0..7 of A, rows 8..15 zero.
+//
+// A dot product does not care in which order k is summed, nor which fragment column holds which
+// output column, so a decode map picks the order of k, `k_of(s, kslot)`, and of columns,
+// `col_of(a, nslot)`, that hand each lane whole words:
+//   word(lane, w)     the lane's word w (w < kWords): {row r = k / 8 within the chunk, column};
+//                     words w .. w + kWordRun - 1 are consecutive columns of one row (one load)
+//   lane_col(w)       which of the lane's kLaneCols columns word w is (scales and zeros per column)
+//   b_word(s, a, i)   B fragment word i of step s, atom a: {the lane's word w, pair p}
+//   act_row(lane)     the A row (token slot) the lane loads; act_k(lane, v) the k offset of its
+//                     v-th activation vector (8 consecutive k, one 16-byte load), v < kActVecs
+//   a_word(s, i)      A fragment word i: {vector v, 32-bit word j of it}, or v = -1: zero (a row
+//                     of 8..15, which never holds a token; a lane whose act_row is >= block_m
+//                     loads zeros)
+//   kDepth            chunks in flight per lane (registers: the gfx11 map holds more per chunk)
+// check_decode_map() proves that the fragments the lane builds this way are exactly A[m][k_of]
+// and W[k_of][col_of] for the atom's own maps, so the atom computes the chunk's dot products.
+struct Pick {
+  int w;  // B: the lane's word; A: the activation vector (-1: zero)
+  int p;  // B: the pair of that word; A: the 32-bit word of that vector
+};
+
+// NVIDIA (MmaSyncLayout), g = lane / 4, t = lane % 4: lane loads row t, columns 4g .. 4g+3 (one
+// 16-byte load: 8 lanes of equal t read 128 contiguous bytes), and the 8 activations of token g at
+// k = 8t .. 8t+7. B element (kslot 2t + 8q + h, nslot g + 8u) of step s, atom a is
+// k = 8t + 4s + 2q + h of column 4g + 2a + u.
+struct MmaSyncDecode {
+  static constexpr int kChunkK = 32, kCols = 32, kAtomsN = 2;
+  static constexpr int kWords = 4, kWordRun = 4, kLaneCols = 4, kActVecs = 1, kDepth = 4;
+  static MC_ATOM_HD constexpr int k_of(int s, int kslot) {
+    return 8 * ((kslot % 8) / 2) + 4 * s + 2 * (kslot / 8) + kslot % 2;
+  }
+  static MC_ATOM_HD constexpr int col_of(int a, int nslot) {
+    return 4 * (nslot % 8) + 2 * a + nslot / 8;
+  }
+  static MC_ATOM_HD constexpr Coord word(int lane, int w) { return {lane % 4, 4 * (lane / 4) + w}; }
+  static MC_ATOM_HD constexpr int lane_col(int w) { return w; }
+  static MC_ATOM_HD constexpr Pick b_word(int s, int a, int i) {
+    return {2 * a + i / 2, 2 * s + i % 2};
+  }
+  static MC_ATOM_HD constexpr int act_row(int lane) { return lane / 4; }
+  static MC_ATOM_HD constexpr int act_k(int lane, int v) { return 8 * (lane % 4) + 8 * v; }
+  static MC_ATOM_HD constexpr Pick a_word(int s, int i) {
+    return i % 2 ? Pick{-1, 0} : Pick{0, 2 * s + i / 2};
+  }
+};
+
+// gfx11 (Gfx11WmmaLayout): k and columns in natural order; lane l holds column l % 16 of each
+// atom, so it loads rows 0..3 of columns l % 16 and 16 + l % 16 (4-byte loads: 16 lanes read 64
+// contiguous bytes; lanes 16..31 repeat them, as the instruction requires), and token l % 16's 32
+// activations.
+struct Gfx11WmmaDecode {
+  static constexpr int kChunkK = 32, kCols = 32, kAtomsN = 2;
+  static constexpr int kWords = 8, kWordRun = 1, kLaneCols = 2, kActVecs = 4, kDepth = 1;
+  static MC_ATOM_HD constexpr int k_of(int s, int kslot) { return 16 * s + kslot; }
+  static MC_ATOM_HD constexpr int col_of(int a, int nslot) { return 16 * a + nslot; }
+  static MC_ATOM_HD constexpr Coord word(int lane, int w) {
+    return {w % 4, 16 * (w / 4) + lane % 16};
+  }
+  static MC_ATOM_HD constexpr int lane_col(int w) { return w / 4; }
+  static MC_ATOM_HD constexpr Pick b_word(int s, int a, int i) {
+    return {4 * a + 2 * s + i / 4, i % 4};
+  }
+  static MC_ATOM_HD constexpr int act_row(int lane) { return lane % 16; }
+  static MC_ATOM_HD constexpr int act_k(int /*lane*/, int v) { return 8 * v; }
+  static MC_ATOM_HD constexpr Pick a_word(int s, int i) { return {2 * s + i / 4, i % 4}; }
+};
+
+// Checks a decode map D against the atom layout L (see above). Rows of A at 8 and beyond must be
+// zero words; every other fragment element must come from the right word, pair and half.
+template <class L, class D>
+constexpr bool check_decode_map() {
+  if (D::kChunkK != 2 * kK || D::kCols != D::kAtomsN * kN) return false;
+  bool k_seen[32] = {}, c_seen[32] = {};  // k_of(s, .) and col_of(a, .): bijections onto 0..31
+  for (int s = 0; s < 2; ++s) {
+    for (int x = 0; x < 16; ++x) {
+      const int k = D::k_of(s, x), c = D::col_of(s, x);
+      if (k < 0 || k >= 32 || c < 0 || c >= 32 || k_seen[k] || c_seen[c]) return false;
+      k_seen[k] = c_seen[c] = true;
+    }
+  }
+  for (int lane = 0; lane < kLanes; ++lane) {
+    for (int w = 0; w < D::kWords; ++w) {
+      const Coord x = D::word(lane, w), first = D::word(lane, w - w % D::kWordRun);
+      if (x.row != first.row || x.col != first.col + w % D::kWordRun) return false;
+      if (first.col % D::kWordRun != 0 || x.row < 0 || x.row >= 4) return false;
+      if (D::lane_col(w) < 0 || D::lane_col(w) >= D::kLaneCols) return false;
+      for (int w2 = 0; w2 < D::kWords; ++w2) {  // one column per lane_col index
+        if ((D::lane_col(w) == D::lane_col(w2)) != (x.col == D::word(lane, w2).col)) return false;
+      }
+    }
+    for (int s = 0; s < 2; ++s) {
+      for (int a = 0; a < D::kAtomsN; ++a) {
+        for (int i = 0; i < L::kBElems / 2; ++i) {
+          const Coord lo = L::b(lane, 2 * i), hi = L::b(lane, 2 * i + 1);
+          const int k = D::k_of(s, lo.row);
+          if (hi.col != lo.col || D::k_of(s, hi.row) != k + 1 || k % 2 != 0) return false;
+          const Pick pick = D::b_word(s, a, i);
+          if (pick.w < 0 || pick.w >= D::kWords) return false;
+          const Coord wd = D::word(lane, pick.w);
+          if (wd.row != k / 8 || wd.col != D::col_of(a, lo.col) || pick.p != (k % 8) / 2) {
+            return false;
+          }
+        }
+      }
+      for (int i = 0; i < L::kAElems / 2; ++i) {
+        const Coord lo = L::a(lane, 2 * i), hi = L::a(lane, 2 * i + 1);
+        const Pick pick = D::a_word(s, i);
+        if (pick.w == -1) {  // a zero word: only for rows that never hold a token
+          if (lo.row < 8) return false;
+          continue;
+        }
+        const int k = D::k_of(s, lo.col);
+        if (hi.row != lo.row || D::k_of(s, hi.col) != k + 1 || lo.row != D::act_row(lane)) {
+          return false;
+        }
+        if (pick.w < 0 || pick.w >= D::kActVecs || pick.p < 0 || pick.p >= 4) return false;
+        if (D::act_k(lane, pick.w) + 2 * pick.p != k) return false;
+      }
+    }
+  }
+  return true;
+}
+
+static_assert(check_decode_map<MmaSyncLayout, MmaSyncDecode>(), "NVIDIA decode map is wrong");
+static_assert(check_decode_map<Gfx11WmmaLayout, Gfx11WmmaDecode>(), "gfx11 decode map is wrong");
+
 // The layout the kernels of this build use. Chosen by platform (not by device pass) so that host
 // and device compilations of one translation unit see the same fragment shapes.
 #if defined(__HIP_PLATFORM_AMD__) || defined(__HIP__)
 using NativeLayout = Gfx11WmmaLayout;
+using NativeDecode = Gfx11WmmaDecode;
 #elif defined(__CUDACC__) || defined(__CUDA__)
 using NativeLayout = MmaSyncLayout;
+using NativeDecode = MmaSyncDecode;
 #endif
 
 }  // namespace atom

@@ -35,9 +35,21 @@ MC_NIBBLE_HD constexpr uint32_t nibble(uint32_t w, int p) {
   return (w >> (4 * p)) & 15u;
 }
 
+// The pair k offsets 2p (bits 0..3) and 2p + 1 (bits 16..19) of a word, p = 0..3: nibbles p and
+// p + 4, each in its own 16-bit half, the rest zero (what the kernels OR a float's exponent into).
+MC_NIBBLE_HD constexpr uint32_t pair_of_word(uint32_t w, int p) {
+  return (w >> (4 * p)) & 0x000F000Fu;
+}
+
 constexpr bool check_nibble_order() {
   for (int o = 0; o < 8; ++o) {
     if (k_of_nibble(nibble_of_k(o)) != o || nibble_of_k(o) < 0 || nibble_of_k(o) > 7) return false;
+  }
+  for (int p = 0; p < 4; ++p) {      // pair_of_word: k = 2p low, 2p + 1 high
+    const uint32_t w = 0x76543210u;  // nibble i holds i
+    const uint32_t want = static_cast<uint32_t>(nibble_of_k(2 * p)) |
+                          (static_cast<uint32_t>(nibble_of_k(2 * p + 1)) << 16);
+    if (pair_of_word(w, p) != want) return false;
   }
   return true;
 }
