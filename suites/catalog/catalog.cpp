@@ -353,6 +353,12 @@ std::string read_file(const std::filesystem::path& p) {
 
 }  // namespace
 
+std::vector<std::string> case_keys() {
+  std::vector<std::string> keys = {"model"};
+  for (const auto& [key, setter] : setters()) keys.push_back(key);
+  return keys;
+}
+
 void apply_case_key(Case& c, const std::string& file, const std::string& key,
                     const YAML::Node& value) {
   apply(c, file, key, value);

@@ -43,6 +43,10 @@ std::vector<Case> load_sweeps(const std::string& text, const std::string& file,
                               const std::vector<Model>& models);
 std::vector<Model> load_models(const std::string& text, const std::string& file);
 
+// The keys a case may set in a sweep (fixed, grid, zip), "model" among them: one per parameter
+// of Case that the catalog can vary (routing_seed is routing.seed).
+std::vector<std::string> case_keys();
+
 // The suites the catalog may name; a case naming another suite is an error.
 const std::vector<std::string>& known_suites();
 
