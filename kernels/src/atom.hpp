@@ -127,16 +127,6 @@ __device__ __forceinline__ void load_frag_b(FragB& f, const uint16_t* tile, int 
 #endif
 }
 
-// A scheduling fence between atoms: on gfx11 the machine scheduler may not move instructions
-// across it, which keeps it from building every fragment of a chunk ahead of the first WMMA
-// (8 VGPRs each: together past the VGPR budget of ci/gfx11_gate/budgets.yaml). Nothing on NVIDIA,
-// where hoisting the next fragments is what hides the loads' latency.
-__device__ __forceinline__ void atom_fence() {
-#if defined(MC_ATOM_WMMA_GFX11)
-  __builtin_amdgcn_sched_barrier(0);
-#endif
-}
-
 #if defined(MC_ATOM_WMMA_GFX11)
 typedef short mc_v16s __attribute__((ext_vector_type(16)));
 typedef _Float16 mc_v16h __attribute__((ext_vector_type(16)));

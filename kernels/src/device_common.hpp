@@ -153,8 +153,6 @@ struct PairDequant {
 // int4 packing along K (exllama_nk and the shuffled gptq_kn): the order lives in
 // moecheck/nibble_order.h, plain constexpr C++ that the CPU tests check against the reference's
 // packers.
-using moecheck::int4::k_of_nibble;
 using moecheck::int4::nibble;
-using moecheck::int4::nibble_of_k;
 
 }  // namespace mc

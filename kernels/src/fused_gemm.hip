@@ -166,7 +166,6 @@ __device__ __forceinline__ void mma_chunk(Acc (&acc)[Decode::kAtomsN], const Chu
         fb.w[i] = dq[Decode::lane_col(pick.w)](ch.w[pick.w], pick.p);
       }
       atom_mma<Dt>(acc[a], fa, fb);
-      atom_fence();
     }
   }
 }

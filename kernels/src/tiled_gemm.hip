@@ -4,9 +4,9 @@
 //
 // Grid: x = one CTA per alignment block (block_m slots, all of one expert), y = tiles of kBN
 // output columns. A CTA of 8 warps computes a block_m x kBN tile of C; the warps form a
-// (block_m/16) x (8/(block_m/16)) grid, so each warp owns 16 rows (one atom) and kBN/warps_n
-// columns: few accumulators per lane, which keeps the gfx11 register count low enough for two
-// waves per SIMD (the static gate's budget, ci/gfx11_gate/budgets.yaml).
+// min(block_m/16, 2) x (8 / that) grid, so a warp owns at most 32 x 32 outputs (2 x 2 atoms):
+// few accumulators per lane, which keeps the gfx11 register count within the static gate's
+// budget (ci/gfx11_gate/budgets.yaml).
 //
 // K loop, kBK = 32 per step, two shared-memory stages:
 //   * A: the block's gathered rows (a[id / a_route_div]), 16-byte global loads, copied as is;

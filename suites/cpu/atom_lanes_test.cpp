@@ -1,7 +1,7 @@
 // CPU proof of the matrix-multiply atom's lane maps (DESIGN.md section 6) and of the kernels'
 // in-register int4 decode order (section 2), with the very code the kernels use:
 // moecheck/atom_layout.h (the maps load_frag_a/b and the C stores go through) and
-// moecheck/nibble_order.h (what dequant_word and the fused kernel decode with).
+// moecheck/nibble_order.h (the order, and pair_of_word, which both GEMM kernels decode with).
 //
 // Atom: fill random 16x16 A and B (small integers: every fp32 sum is exact), load each lane's
 // fragment registers through the maps (as kernels/src/atom.hpp's load_frag_a/b do), run an
@@ -280,8 +280,8 @@ moecheck::QuantWeights random_weights(unsigned seed) {
 }
 
 // Decodes word j of row (e, n) both ways the kernels do and counts disagreements with q:
-// the tiled kernel's dequant_word (k offset o at nibble_of_k(o)) and the fused kernel (nibble p
-// holds k offset k_of_nibble(p)).
+// k offset o at nibble_of_k(o), and nibble p holding k offset k_of_nibble(p) (the kernels'
+// pair_of_word is checked against nibble_of_k below).
 int decode_mismatches(const moecheck::QuantWeights& w, int64_t e, int64_t n, int64_t j,
                       uint32_t word) {
   int bad = 0;

@@ -47,10 +47,11 @@ std::string read_text(const std::filesystem::path& file) {
   return s.str();
 }
 
-json parse_text(const std::string& text, const std::string& where) {
+template <class Json = json>
+Json parse_text(const std::string& text, const std::string& where) {
   try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
+    return Json::parse(text);
+  } catch (const typename Json::exception& e) {
     throw ReportError(where + ": not valid JSON: " + e.what());
   }
 }
@@ -212,9 +213,13 @@ int64_t Coverage::cell_count() const {
   return n;
 }
 
-json load_json_file(const std::filesystem::path& file) {
-  return parse_text(read_text(file), file.string());
+template <class Json>
+Json load_json_file(const std::filesystem::path& file) {
+  return parse_text<Json>(read_text(file), file.string());
 }
+template json load_json_file<json>(const std::filesystem::path& file);
+template nlohmann::ordered_json load_json_file<nlohmann::ordered_json>(
+    const std::filesystem::path& file);
 
 // fmt prints a non-finite margin as nan or inf, which JSON lacks: null (unknown) and the largest
 // double (beyond any bound) stand in for them.

@@ -131,7 +131,10 @@ std::vector<nlohmann::json> load_results(const std::filesystem::path& file);
 // tests.json: [{"name": ..., "status": ...}], status a ctest word (run, fail, notrun, disabled)
 // or an outcome name.
 std::vector<TestStatus> load_tests(const std::filesystem::path& file);
-nlohmann::json load_json_file(const std::filesystem::path& file);
+// A JSON file, parsed: ReportError "<file>: cannot read" or "<file>: not valid JSON: ...".
+// Json is nlohmann::json or nlohmann::ordered_json (coverage.json keeps its key order).
+template <class Json = nlohmann::json>
+Json load_json_file(const std::filesystem::path& file);
 
 struct RunInputs {
   std::vector<nlohmann::json> results;

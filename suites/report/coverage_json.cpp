@@ -11,7 +11,6 @@
 //                  "cells": [{"row", "column", "state", "margin", "cases": [case index]}]}]}
 // The heatmaps are derived from the cases; a reader rebuilds them (make_heatmaps).
 #include <fstream>
-#include <sstream>
 
 #include "coverage.hpp"
 
@@ -232,17 +231,7 @@ Coverage coverage_from_json(const nlohmann::ordered_json& j, const std::string& 
 }
 
 Coverage load_coverage(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ReportError(file.string() + ": cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  ordered_json j;
-  try {
-    j = ordered_json::parse(text.str());
-  } catch (const ordered_json::exception& e) {
-    throw ReportError(file.string() + ": not valid JSON: " + e.what());
-  }
-  return coverage_from_json(j, file.string());
+  return coverage_from_json(load_json_file<ordered_json>(file), file.string());
 }
 
 void write_coverage(const Coverage& cov, const std::filesystem::path& dir) {
