@@ -1,13 +1,15 @@
-// The matrix-multiply atom: one 16x16x16 step, fp32 accumulate, bf16 or fp16 inputs. This file
-// and the layout maps in moecheck/atom_layout.h are the only architecture-specific code of the
-// kernels (DESIGN.md section 6). Everything else reaches the atom through:
+// The matrix-multiply atom: one 16x16x16 step, fp32 accumulate, bf16 or fp16 inputs. This file,
+// the layout and decode maps in moecheck/atom_layout.h and the copies in async_copy.hpp are the
+// only architecture-specific code of the kernels (DESIGN.md section 6). Everything else reaches
+// the atom through:
 //
 //   mc::Layout              the lane maps (lane, element) -> (row, col) of A, B and C
 //   mc::FragA / mc::FragB   one lane's A / B elements as 32-bit words (two elements per word)
 //   mc::Acc                 one lane's kCElems fp32 accumulators
-//   mc::load_frag_a/b       a fragment from a k-contiguous shared-memory tile, through the maps
 //   mc::atom_mma<Dt>(c,a,b) c += a * b
 //   MC_HAS_ATOM             1 in a device pass that has an atom (sm_80+, gfx11), else 0
+//   kSubStepUnroll, kWarpAtomsM, MC_TILED_LAUNCH_BOUNDS
+//                           the per-architecture shape of the tile loops (below)
 //
 // Targets without an atom (AMD other than gfx11, e.g. gfx12 where clang-19 crashes on the gfx11
 // builtins; NVIDIA below sm_80) compile the kernels with an empty body; the launchers never
@@ -55,77 +57,26 @@ constexpr int kSubStepUnroll = 1;
 constexpr int kSubStepUnroll = 2;
 #endif
 
-// Copies RUN consecutive 16-bit elements (a run of the layout) from shared memory into fragment
-// words, with the widest loads the run allows. `src` is aligned to the run's byte size, capped at
-// 16 bytes (the tiles' row strides and column offsets keep it so).
-template <int RUN>
-__device__ __forceinline__ void load_run(uint32_t* dst, const uint16_t* src) {
-  static_assert(RUN % 2 == 0, "a run covers whole 32-bit words");
-  if constexpr (RUN % 8 == 0) {
-#pragma unroll
-    for (int i = 0; i < RUN / 8; ++i) {
-      const u32x4 v = reinterpret_cast<const u32x4*>(src)[i];
-      dst[4 * i + 0] = v.x;
-      dst[4 * i + 1] = v.y;
-      dst[4 * i + 2] = v.z;
-      dst[4 * i + 3] = v.w;
-    }
-  } else if constexpr (RUN % 4 == 0) {
-#pragma unroll
-    for (int i = 0; i < RUN / 4; ++i) {
-      const u32x2 v = reinterpret_cast<const u32x2*>(src)[i];
-      dst[2 * i + 0] = v.x;
-      dst[2 * i + 1] = v.y;
-    }
-  } else {
-#pragma unroll
-    for (int i = 0; i < RUN / 2; ++i) dst[i] = reinterpret_cast<const uint32_t*>(src)[i];
-  }
-}
-
-#if defined(MC_ATOM_MMA_SYNC)
-// NVIDIA: four 8x8 matrices of 16-bit elements from shared memory in one instruction; lane i
-// supplies the address of row i % 8 of matrix i / 8 and receives, of each matrix j, the elements
-// (row i / 4, columns 2 (i % 4) and +1) in register j (PTX ISA, ldmatrix). Those are exactly the
-// A and B elements the MmaSyncLayout map gives each lane (see the two loaders below), so the maps
-// stay the one description of the fragments; the generic loop is the gfx11 path.
-__device__ __forceinline__ void ldmatrix_x4(uint32_t* r, const uint16_t* row) {
-  const auto addr = static_cast<uint32_t>(__cvta_generic_to_shared(row));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
+// At most how many atoms along M one warp of the tiled kernel owns (its tile is that x 16 rows by
+// 32 columns). Each atom row reuses the warp's dequantised weights, so more rows mean fewer
+// dequantising instructions per mma: 4 on NVIDIA (64 rows, 64 fp32 accumulators per lane; the
+// kernel is issue-bound there), 2 on gfx11, where 4 takes the kernel past its VGPR budget.
+#if defined(MC_ATOM_WMMA_GFX11)
+constexpr int kWarpAtomsM = 2;
+#else
+constexpr int kWarpAtomsM = 4;
 #endif
 
-// A fragment of the 16x16 (m, k) tile at `tile`, row stride `ld` elements (k contiguous). Rows
-// are 16-byte aligned (the tiles' strides and offsets keep them so).
-__device__ __forceinline__ void load_frag_a(FragA& f, const uint16_t* tile, int ld, int lane) {
-#if defined(MC_ATOM_MMA_SYNC)
-  // Words 0..3 are (m, k) = (g, 2t), (g + 8, 2t), (g, 2t + 8), (g + 8, 2t + 8): matrices of rows
-  // 0-7 / 8-15 at k 0 (lanes 0-15) and at k 8 (lanes 16-31).
-  ldmatrix_x4(f.w, tile + (lane % 16) * ld + 8 * (lane / 16));
+// MC_TILED_LAUNCH_BOUNDS(threads): the tiled kernel's __launch_bounds__. On NVIDIA it asks for
+// 3 resident CTAs per SM, which caps its registers at 168 (from 198) with no spills, for 12 warps
+// per SM instead of 8 (measured in one bench run on an H200: 7 % less time, geometric mean over
+// the prefill table). On AMD the second argument means something else (waves per EU), so the
+// one-argument form.
+#if defined(MC_COMPAT_CUDA)
+#define MC_TILED_LAUNCH_BOUNDS(threads) __launch_bounds__(threads, 3)
 #else
-#pragma unroll
-  for (int e = 0; e < Layout::kAElems; e += Layout::kARun) {
-    const Coord x = Layout::a(lane, e);
-    load_run<Layout::kARun>(&f.w[e / 2], tile + x.row * ld + x.col);
-  }
+#define MC_TILED_LAUNCH_BOUNDS(threads) __launch_bounds__(threads)
 #endif
-}
-// B fragment of the 16x16 (k, n) tile stored n-major at `tile`: element (k, n) at tile[n*ld + k].
-__device__ __forceinline__ void load_frag_b(FragB& f, const uint16_t* tile, int ld, int lane) {
-#if defined(MC_ATOM_MMA_SYNC)
-  // Words 0..3 are (k, n) = (2t, g), (2t + 8, g), (2t, g + 8), (2t + 8, g + 8): matrices of
-  // n 0-7 at k 0, k 8 (lanes 0-7, 8-15) and n 8-15 at k 0, k 8 (lanes 16-23, 24-31).
-  ldmatrix_x4(f.w, tile + (lane % 8 + 8 * (lane / 16)) * ld + 8 * ((lane / 8) % 2));
-#else
-#pragma unroll
-  for (int e = 0; e < Layout::kBElems; e += Layout::kBRun) {
-    const Coord x = Layout::b(lane, e);
-    load_run<Layout::kBRun>(&f.w[e / 2], tile + x.col * ld + x.row);
-  }
-#endif
-}
 
 #if defined(MC_ATOM_WMMA_GFX11)
 typedef short mc_v16s __attribute__((ext_vector_type(16)));

@@ -36,6 +36,8 @@ constexpr int kWarpsN = 2;
 constexpr int kWarpsK = kThreads / kWarpSize / kWarpsN;
 constexpr int kBN = kWarpsN * Decode::kCols;  // columns per CTA
 constexpr int kMaxBlockM = 8;                 // rows 8..15 of the atom never hold a token
+static_assert(moecheck::atom::act_rows_beyond_first_are_padding<Decode>(),
+              "a lane's rows r >= 1 are loaded as zeros");
 constexpr int kReduceThreads = 256;
 
 struct FusedParams {
@@ -154,8 +156,8 @@ __device__ __forceinline__ void mma_chunk(Acc (&acc)[Decode::kAtomsN], const Chu
     FragA fa;
 #pragma unroll
     for (int i = 0; i < Layout::kAElems / 2; ++i) {
-      const moecheck::atom::Pick pick = Decode::a_word(s, i);
-      fa.w[i] = pick.w < 0 ? 0u : word(ch.act[pick.w < 0 ? 0 : pick.w], pick.p);
+      const moecheck::atom::APick pick = Decode::a_word(s, i);
+      fa.w[i] = pick.r == 0 ? word(ch.act[pick.v], pick.j) : 0u;  // r >= 1: rows 8..15
     }
 #pragma unroll
     for (int a = 0; a < Decode::kAtomsN; ++a) {
@@ -233,9 +235,7 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
   }
 #pragma unroll
   for (int c = 0; c < Decode::kLaneCols; ++c) {
-    int w = 0;  // the lane's first word of column c
-    while (Decode::lane_col(w) != c) ++w;
-    const int col = tile_n0 + Decode::word(lane, w).col;
+    const int col = tile_n0 + Decode::word(lane, moecheck::atom::first_word_of_col<Decode>(c)).col;
     if (c % Decode::kWordRun == 0) {
       ls.s[c / Decode::kWordRun] =
           p.scales + (static_cast<int64_t>(e) * groups + g_begin) * n_all + col;
@@ -245,7 +245,7 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
     }
     ls.z_shift[c] = 4 * (col % 8);
   }
-  const int row = Decode::act_row(lane);
+  const int row = Decode::act_row(lane, 0);
   ls.act = row < BM && s_arow[row < BM ? row : 0] >= 0
                ? p.a + s_arow[row] + static_cast<int64_t>(c_begin) * Decode::kChunkK
                : nullptr;

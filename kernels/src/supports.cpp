@@ -14,8 +14,9 @@ namespace mc {
 namespace {
 
 constexpr int64_t kInt32Max = 2147483647;
-// Grids put N tiles of 128 columns on the y dimension (at most 65535 blocks).
-constexpr int64_t kMaxN = 65535 * 128;
+// Grids put N tiles on the y dimension (at most 65535 blocks); the narrowest tile is the fused
+// family's 64 columns.
+constexpr int64_t kMaxN = 65535 * 64;
 
 __attribute__((format(printf, 3, 4))) mc_status fail(char* reason, mc_status status,
                                                      const char* fmt, ...) {

@@ -2,40 +2,89 @@
 // atom (atom.hpp). One tile loop serves both GEMMs (they differ only in a_route_div, a runtime
 // value) and both dtypes (template parameter Dt).
 //
-// Grid: x = one CTA per alignment block (block_m slots, all of one expert), y = tiles of kBN
-// output columns. A CTA of 8 warps computes a block_m x kBN tile of C; the warps form a
-// min(block_m/16, 2) x (8 / that) grid, so a warp owns at most 32 x 32 outputs (2 x 2 atoms):
-// few accumulators per lane, which keeps the gfx11 register count within the static gate's
-// budget (ci/gfx11_gate/budgets.yaml).
+// Grid: x = one CTA per alignment block (block_m slots, all of one expert), y = tiles of kBN =
+// 128 output columns. The CTA's warps form a kWarpsM x 4 grid; each warp owns 32 columns (one
+// decode tile, below) by up to kWarpAtomsM atoms of 16 rows (atom.hpp: 4 on NVIDIA, so one warp
+// covers block_m 64 and a CTA is 4 warps; 2 on gfx11, where the accumulators must stay within
+// the static gate's VGPR budget, ci/gfx11_gate/budgets.yaml, and block_m 64 takes 8 warps).
 //
-// K loop, kBK = 32 per step, two shared-memory stages:
-//   * A: the block's gathered rows (a[id / a_route_div]), 16-byte global loads, copied as is;
-//     padded slots (sentinel) load nothing and store zeros.
-//   * W: thread t < kBN owns weight row n0 + t: one 16-byte load of the 4 words that hold
-//     k0..k0+31, dequantised pair by pair to round((q - z) * s) (device_common.hpp PairDequant),
-//     stored k-contiguous.
-//   Step kt's global loads are issued before step kt-1's atoms run and stored after them, so the
-//   memory latency hides behind the math; one barrier per step (see the loop).
-// Groups: kBK divides every supported G (32, 64, 128) and k0 is a multiple of kBK, so a K step
-// lies in exactly one group, g = k0 / G (no step straddles two groups).
-// Epilogue: each lane's accumulators go, through the C map, to c[id, n] for valid slots and
-// n < N only (padded slots, non-local blocks, and columns past N are never written), scaled by
-// topk_weights[id] when mul_routed_weight, rounded once to the dtype. All offsets are int64.
+// K loop, kBK = 64 per stage, kStages stages in shared memory, filled kStages - 1 stages ahead by
+// asynchronous copies (async_copy.hpp: cp.async on sm_80+), so that several stages of loads are in
+// flight per CTA while the atoms run:
+//   * A: the block's gathered rows (a[id / a_route_div]), 16-byte units copied as they are;
+//     padded slots (sentinel) and k past K copy zeros.
+//   * W: the raw packed words, 32 bytes of each weight row per stage (a whole 32-byte sector). No
+//     dequantised tile is stored: each warp reads its words through the decode map
+//     (moecheck/atom_layout.h, the same map as the fused family's: word (r, n) of a 32-k chunk
+//     holds k = 8r .. 8r+7 of column n in both formats) and dequantises pair by pair to
+//     round((q - z) * s) straight into B fragments (device_common.hpp PairDequant), which every
+//     atom row of the warp reuses. Its A fragments are read in the map's k order, so the
+//     products are the same sums.
+//   * Scales and zeros: per stage, column and 32-k chunk (a chunk lies in one group: G >= 32 and
+//     chunks start at multiples of 32), as `scale bits | zero << 16`. They are loaded into
+//     registers kStages - 1 stages ahead and stored to shared memory when their stage comes up.
+// Every thread copies the same rows, columns and units at every stage, so its source pointers
+// and shared offsets are set up once, before the loop.
+// Shared tiles are XOR-swizzled in 16-byte units so that a warp's fragment reads hit 32 distinct
+// banks (see a_unit and w_unit).
+// Epilogue: each lane's accumulators go, through the C map and the decode map's col_of, to
+// c[id, n] for valid slots and n < N only (padded slots, non-local blocks, and columns past N are
+// never written), scaled by topk_weights[id] when mul_routed_weight, rounded once to the dtype.
+// All offsets are int64.
+#include "async_copy.hpp"
 #include "atom.hpp"
 #include "internal.hpp"
 
 namespace mc {
 namespace {
 
-constexpr int kThreads = 256;
-[[maybe_unused]] constexpr int kWarps = kThreads / kWarpSize;
-constexpr int kBN = 128;  // output columns per CTA; threads 0..kBN-1 dequantise one W row each
-constexpr int kBK = 32;   // K per step; divides every supported group size
-// Shared row stride in elements: 80 bytes keeps 16-byte alignment and spreads the 8 rows that one
-// mma.sync fragment load touches over distinct banks.
-[[maybe_unused]] constexpr int kLds = kBK + 8;
-static_assert(kBN <= kThreads, "one weight row per thread");
-static_assert(kBK % moecheck::atom::kK == 0, "atom tiling");
+using Decode = moecheck::atom::NativeDecode;
+constexpr int kBK = 64;                         // K per stage: 32 bytes of each weight row
+constexpr int kChunks = kBK / Decode::kChunkK;  // decode chunks (32 k) per stage
+// [[maybe_unused]]: targets without an atom compile an empty kernel body.
+[[maybe_unused]] constexpr int kStages = 3;
+[[maybe_unused]] constexpr bool kHoistA = kSubStepUnroll == 2;  // see compute_stage
+constexpr int kAUnits = kBK / 8;   // 16-byte units of an A row per stage
+constexpr int kWUnits = kBK / 32;  // 16-byte units (4 words, one chunk) of a weight row per stage
+constexpr int kWarpsN = 4;
+constexpr int kBN = kWarpsN * Decode::kCols;  // output columns per CTA
+static_assert(kBK % Decode::kChunkK == 0 && Decode::kChunkK == 32, "a W unit is one chunk");
+static_assert(kAUnits == 8, "an A row is one 128-byte line (a_unit's swizzle)");
+
+// The warp grid, CTA size and per-thread copy counts for a block_m.
+template <int BM>
+struct TileShape {
+  static constexpr int kAtomsM =
+      BM / moecheck::atom::kM < kWarpAtomsM ? BM / moecheck::atom::kM : kWarpAtomsM;
+  static constexpr int kWM = kAtomsM * moecheck::atom::kM;  // rows per warp
+  static constexpr int kWarpsM = BM / kWM;
+  static constexpr int kThreads = kWarpsM * kWarpsN * kWarpSize;
+  // Per stage and thread: 16-byte copies of A and W, scale/zero entries. Every count divides
+  // evenly, so a thread's copies are the same units at every stage.
+  static constexpr int kACopies = BM * kAUnits / kThreads;
+  static constexpr int kWCopies = kBN * kWUnits / kThreads;
+  static constexpr int kSZ = kBN * kChunks / kThreads;
+  static_assert(kWarpsM * kWM == BM && kACopies * kThreads == BM * kAUnits &&
+                    kWCopies * kThreads == kBN * kWUnits && kSZ * kThreads == kBN * kChunks,
+                "tile shape");
+  static_assert(kThreads % 64 == 0, "a thread's copies i > 0 keep its first copy's swizzle");
+  static_assert(kThreads % kBN == 0, "a thread's scale/zero entries are of one column");
+};
+
+// Swizzled unit index of A unit u (8 k) of tile row `row`: rows are one 128-byte line each; odd
+// rows swap their two halves, so the NVIDIA map's reads (a quarter-warp reads units t, t + 4h of
+// two adjacent rows) touch 32 distinct banks.
+[[maybe_unused]] __device__ __forceinline__ int a_unit(int row, int u) {
+  return row * kAUnits + (u ^ ((row & 1) << 2));
+}
+// Swizzled unit index of W unit h (one chunk, 4 words) of tile column `col`: 4 columns per
+// 128-byte line, the 8 units of line L permuted by XOR with L % 8, so that the NVIDIA map's word
+// reads (lane (g, t) reads word t of column 4g + w: lines g) touch 32 distinct banks.
+[[maybe_unused]] __device__ __forceinline__ int w_unit(int col, int h) {
+  const int u = col * kWUnits + h, line = u / 8;
+  return line * 8 + ((u % 8) ^ (line % 8));
+}
+static_assert(kWUnits == 2, "w_unit packs 4 columns of 2 units per line");
 
 struct TiledParams {
   const uint16_t* a;
@@ -57,26 +106,17 @@ struct TiledParams {
   int mul_routed_weight;
   uint16_t* c;
   int64_t ldc;
-  bool w_vec16;  // 16-byte weight loads: ldw % 4 == 0 and qweight 16-byte aligned
+  bool w_vec16;  // 16-byte weight copies: ldw % 4 == 0 and qweight 16-byte aligned
 };
 
 template <class Dt, int BM>
-__global__ __launch_bounds__(kThreads) void tiled_gemm_kernel(const TiledParams p) {
+__global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kernel(
+    const TiledParams p) {
 #if MC_HAS_ATOM
-  // The warp grid: at most 2 warps along M, so that a warp's tile is at most 32 x 32 (2 x 2
-  // atoms): A and B fragments are reused twice each, with few registers.
-  constexpr int kWarpsM = BM / moecheck::atom::kM < 2 ? BM / moecheck::atom::kM : 2;
-  constexpr int kWarpsN = kWarps / kWarpsM;
-  constexpr int kWM = BM / kWarpsM;   // rows per warp
-  constexpr int kWN = kBN / kWarpsN;  // columns per warp
-  constexpr int kAtomsM = kWM / moecheck::atom::kM;
-  constexpr int kAtomsN = kWN / moecheck::atom::kN;
-  static_assert(kWarps % kWarpsM == 0 && kWN % moecheck::atom::kN == 0, "warp grid");
-  constexpr int kAChunks = BM * kBK / 8;  // 16-byte chunks of one A tile
-  constexpr int kAPerThread = (kAChunks + kThreads - 1) / kThreads;
-
-  __shared__ __attribute__((aligned(16))) uint16_t sA[2][BM * kLds];
-  __shared__ __attribute__((aligned(16))) uint16_t sW[2][kBN * kLds];
+  using T = TileShape<BM>;
+  __shared__ __attribute__((aligned(16))) uint16_t sA[kStages][BM * kBK];
+  __shared__ __attribute__((aligned(16))) uint32_t sW[kStages][kBN * kBK / 8];
+  __shared__ uint32_t sSZ[kStages][kChunks][kBN];  // scale bits | zero << 16
   __shared__ int64_t s_arow[BM];  // element offset of the slot's activation row; -1: padded
   __shared__ int32_t s_id[BM];    // flat route id; -1: padded slot
   __shared__ float s_weight[BM];  // topk weight (1 without mul_routed_weight)
@@ -103,130 +143,214 @@ __global__ __launch_bounds__(kThreads) void tiled_gemm_kernel(const TiledParams 
   }
   __syncthreads();
 
-  // This thread's weight row (n_w) for the W tile.
-  const int n_w = n0 + tid;
-  const bool n_ok = tid < kBN && n_w < p.n;
-  const int groups = p.k / p.group_size;
-  const uint32_t* w_row = p.qweight + (static_cast<int64_t>(e) * p.n + n_w) * p.ldw;
-  const uint16_t* s_row = p.scales + (static_cast<int64_t>(e) * p.n + n_w) * groups;
-  const uint32_t* z_row = p.zeros != nullptr
-                              ? p.zeros + (static_cast<int64_t>(e) * (p.n / 8) + n_w / 8) * groups
-                              : nullptr;
-
-  u32x4 ra[kAPerThread];  // staged A chunks
-  u32x4 rw;               // staged weight words
-  uint16_t rs = 0;        // staged scale bits (0 for columns past N: their weights dequantise to 0)
-  uint32_t rz = 8;        // staged zero
-
-  auto load_tile = [&](int k0) {
+  // This thread's copies, the same at every stage (TileShape): copy i of A is unit tid % 8 of
+  // row tid / 8 + i * (kThreads / 8), copy i of W is half tid % 2 of column tid / 2 +
+  // i * (kThreads / 2); shared offsets of copy i > 0 are the first one's plus i * kThreads units.
+  const int a_k = 8 * (tid % kAUnits);  // k offset of the A unit within a stage
+  const uint16_t* a_src[T::kACopies];   // at k = a_k of stage 0; nullptr: padded slot
 #pragma unroll
-    for (int i = 0; i < kAPerThread; ++i) {
-      const int chunk = tid + i * kThreads;
-      ra[i] = zero_u32x4();
-      if (kAChunks % kThreads == 0 || chunk < kAChunks) {
-        const int64_t arow = s_arow[chunk / (kBK / 8)];
-        if (arow >= 0) {
-          ra[i] = *reinterpret_cast<const u32x4*>(p.a + arow + k0 + (chunk % (kBK / 8)) * 8);
+  for (int i = 0; i < T::kACopies; ++i) {
+    const int64_t arow = s_arow[tid / kAUnits + i * (T::kThreads / kAUnits)];
+    a_src[i] = arow >= 0 ? p.a + arow + a_k : nullptr;
+  }
+  const int a_dst = a_unit(tid / kAUnits, tid % kAUnits) * 8;
+  const int w_k = 32 * (tid % kWUnits);  // k offset of the W unit within a stage
+  const uint32_t* w_src[T::kWCopies];    // at k = w_k of stage 0; nullptr: column past N
+#pragma unroll
+  for (int i = 0; i < T::kWCopies; ++i) {
+    const int col = n0 + tid / kWUnits + i * (T::kThreads / kWUnits);
+    w_src[i] =
+        col < p.n ? p.qweight + (static_cast<int64_t>(e) * p.n + col) * p.ldw + w_k / 8 : nullptr;
+  }
+  const int w_dst = w_unit(tid / kWUnits, tid % kWUnits) * 4;
+  // Scale/zero entry i is column tid % kBN, chunk tid / kBN + i * (kThreads / kBN).
+  const int groups = p.k / p.group_size;
+  const int group_shift = p.group_size == 32 ? 5 : p.group_size == 64 ? 6 : 7;
+  const int sz_col = n0 + tid % kBN;
+  const bool sz_ok = sz_col < p.n;
+  const uint16_t* s_col = p.scales + (static_cast<int64_t>(e) * p.n + sz_col) * groups;
+  const uint32_t* z_col =
+      p.zeros != nullptr ? p.zeros + (static_cast<int64_t>(e) * (p.n / 8) + sz_col / 8) * groups
+                         : nullptr;
+  const int z_shift = 4 * (sz_col % 8);
+
+  // Issues the copies of stage `kt` into slot `slot` as one commit group.
+  auto issue_stage = [&](int kt, int slot) {
+    const int k0 = kt * kBK;
+    const bool a_in_k = k0 + a_k < p.k, w_in_k = k0 + w_k < p.k;
+#pragma unroll
+    for (int i = 0; i < T::kACopies; ++i) {
+      const bool valid = a_in_k && a_src[i] != nullptr;
+      copy_async<16>(&sA[slot][a_dst + i * T::kThreads * 8], valid ? a_src[i] + k0 : p.a, valid);
+    }
+#pragma unroll
+    for (int i = 0; i < T::kWCopies; ++i) {
+      const bool valid = w_in_k && w_src[i] != nullptr;
+      const uint32_t* src = valid ? w_src[i] + k0 / 8 : p.qweight;
+      uint32_t* dst = &sW[slot][w_dst + i * T::kThreads * 4];
+      if (p.w_vec16) {
+        copy_async<16>(dst, src, valid);
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) copy_async<4>(dst + j, valid ? src + j : src, valid);
+      }
+    }
+    copy_commit();
+  };
+  // Scale bits | zero << 16 of this thread's entry i of stage kt. Columns past N and chunks past
+  // K get scale 0 (their A is zero anyway).
+  auto load_sz = [&](int kt, int i) -> uint32_t {
+    const int k = kt * kBK + (tid / kBN + i * (T::kThreads / kBN)) * Decode::kChunkK;
+    if (!sz_ok || k >= p.k) return 0u;
+    const int g = k >> group_shift;
+    const uint32_t z = z_col != nullptr ? (z_col[g] >> z_shift) & 15u : 8u;
+    return static_cast<uint32_t>(s_col[g]) | (z << 16);
+  };
+
+  Acc acc[T::kAtomsM][Decode::kAtomsN];
+#pragma unroll
+  for (int mi = 0; mi < T::kAtomsM; ++mi) {
+#pragma unroll
+    for (int a = 0; a < Decode::kAtomsN; ++a) {
+#pragma unroll
+      for (int v = 0; v < Layout::kCElems; ++v) acc[mi][a].v[v] = 0.0f;
+    }
+  }
+
+  // The atoms of one stage. Per chunk: the lane's dequantisers (its columns' scales and zeros),
+  // then two steps of atoms whose fragments are read from the stage through the decode map: the
+  // lane's words (word()), dequantised pair by pair, and its A vectors (rows act_row, k act_k:
+  // the map's k order). Fragment words are read where they are used, by address: with the step
+  // loop unrolled (NVIDIA) repeated reads of one address are one load; on gfx11 the step loop is
+  // not unrolled (kSubStepUnroll: it keeps the VGPRs in budget) and a step reads only its own
+  // words, with no register array indexed by the step.
+  auto compute_stage = [&](int slot) {
+    const uint16_t* stage_a = sA[slot];
+    const uint32_t* stage_w = sW[slot];
+#pragma unroll
+    for (int h = 0; h < kChunks; ++h) {
+      PairDequant<Dt> dq[Decode::kLaneCols];
+#pragma unroll
+      for (int lc = 0; lc < Decode::kLaneCols; ++lc) {
+        const int col = Decode::word(lane, moecheck::atom::first_word_of_col<Decode>(lc)).col;
+        const uint32_t sz = sSZ[slot][h][warp_n * Decode::kCols + col];
+        dq[lc].init(static_cast<uint16_t>(sz & 0xFFFFu), sz >> 16);
+      }
+      // A vector v of the lane's row r in atom row mi; the lane's word w.
+      auto a_vec = [&](int mi, int r, int v) {
+        const int row = warp_m * T::kWM + mi * moecheck::atom::kM + Decode::act_row(lane, r);
+        const int u = h * (Decode::kChunkK / 8) + Decode::act_k(lane, v) / 8;
+        return *reinterpret_cast<const u32x4*>(&stage_a[a_unit(row, u) * 8]);
+      };
+      auto b_word = [&](int w) {
+        const moecheck::atom::Coord x = Decode::word(lane, w);
+        return stage_w[w_unit(warp_n * Decode::kCols + x.col, h) * 4 + x.row];
+      };
+      // Unrolled steps read the chunk's A vectors whole, once, before the steps (16-byte reads,
+      // conflict-free under a_unit's swizzle; read per step, they would be narrowed to the 8
+      // bytes a step uses, and two rows of a half-warp would share banks).
+      u32x4 av[kHoistA ? T::kAtomsM : 1][Decode::kActRows][Decode::kActVecs];
+      if constexpr (kHoistA) {
+#pragma unroll
+        for (int mi = 0; mi < T::kAtomsM; ++mi) {
+#pragma unroll
+          for (int r = 0; r < Decode::kActRows; ++r) {
+#pragma unroll
+            for (int v = 0; v < Decode::kActVecs; ++v) av[mi][r][v] = a_vec(mi, r, v);
+          }
+        }
+      }
+#pragma unroll kSubStepUnroll
+      for (int s = 0; s < 2; ++s) {
+        FragA fa[T::kAtomsM];
+#pragma unroll
+        for (int mi = 0; mi < T::kAtomsM; ++mi) {
+#pragma unroll
+          for (int i = 0; i < Layout::kAElems / 2; ++i) {
+            const moecheck::atom::APick pick = Decode::a_word(s, i);
+            if constexpr (kHoistA) {
+              fa[mi].w[i] = word(av[mi][pick.r][pick.v], pick.j);
+            } else {
+              fa[mi].w[i] = word(a_vec(mi, pick.r, pick.v), pick.j);
+            }
+          }
+        }
+#pragma unroll
+        for (int a = 0; a < Decode::kAtomsN; ++a) {
+          FragB fb;
+#pragma unroll
+          for (int i = 0; i < Layout::kBElems / 2; ++i) {
+            const moecheck::atom::Pick pick = Decode::b_word(s, a, i);
+            // The word's column, taken at step 0: the same at every step (check_decode_map), so
+            // the dequantiser is picked at compile time even when s is not.
+            const int lc = Decode::lane_col(Decode::b_word(0, a, i).w);
+            fb.w[i] = dq[lc](b_word(pick.w), pick.p);
+          }
+#pragma unroll
+          for (int mi = 0; mi < T::kAtomsM; ++mi) atom_mma<Dt>(acc[mi][a], fa[mi], fb);
         }
       }
     }
-    rw = zero_u32x4();
-    rs = 0;
-    rz = 8;
-    if (n_ok) {
-      const uint32_t* src = w_row + k0 / 8;
-      if (p.w_vec16) {
-        rw = *reinterpret_cast<const u32x4*>(src);
-      } else {
-        rw.x = src[0];
-        rw.y = src[1];
-        rw.z = src[2];
-        rw.w = src[3];
-      }
-      const int g = k0 / p.group_size;
-      rs = s_row[g];
-      rz = z_row != nullptr ? nibble(z_row[g], n_w % 8) : 8u;
-    }
-  };
-  auto store_tile = [&](int stage) {
-#pragma unroll
-    for (int i = 0; i < kAPerThread; ++i) {
-      const int chunk = tid + i * kThreads;
-      if (kAChunks % kThreads == 0 || chunk < kAChunks) {
-        *reinterpret_cast<u32x4*>(
-            &sA[stage][(chunk / (kBK / 8)) * kLds + (chunk % (kBK / 8)) * 8]) = ra[i];
-      }
-    }
-    if (tid >= kBN) return;
-    PairDequant<Dt> dq;
-    dq.init(rs, rz);
-    u32x4* dst = reinterpret_cast<u32x4*>(&sW[stage][tid * kLds]);
-#pragma unroll
-    for (int j = 0; j < kBK / 8; ++j) {
-      const uint32_t w = word(rw, j);
-      u32x4 d;  // k = 8j + 0..7 in natural order: pair p is k = 2p, 2p + 1
-      d.x = dq(w, 0);
-      d.y = dq(w, 1);
-      d.z = dq(w, 2);
-      d.w = dq(w, 3);
-      dst[j] = d;
-    }
   };
 
-  Acc acc[kAtomsM][kAtomsN];
+  // The pipeline: stage kt lives in slot kt % kStages. Before computing stage kt, a thread waits
+  // for its own copies of kt (copy_wait: at most kStages - 2 newer groups pending), stores kt's
+  // scales, and the barrier makes every thread's copies visible; it also means every warp is done
+  // with stage kt - 1, whose slot then receives stage kt + kStages - 1. A group is committed every
+  // iteration (empty past the last stage), so the count copy_wait relies on holds to the end.
+  const int steps = (p.k + kBK - 1) / kBK;
+  uint32_t sz_ring[kStages - 1][T::kSZ];  // stages kt .. kt + kStages - 2
 #pragma unroll
-  for (int mi = 0; mi < kAtomsM; ++mi) {
-#pragma unroll
-    for (int ni = 0; ni < kAtomsN; ++ni) {
-#pragma unroll
-      for (int v = 0; v < Layout::kCElems; ++v) acc[mi][ni].v[v] = 0.0f;
+  for (int st = 0; st < kStages - 1; ++st) {
+    if (st < steps) {
+      issue_stage(st, st);
+    } else {
+      copy_commit();
     }
+#pragma unroll
+    for (int i = 0; i < T::kSZ; ++i) sz_ring[st][i] = st < steps ? load_sz(st, i) : 0u;
   }
-
-  const int steps = p.k / kBK;
-  load_tile(0);
-  store_tile(0);
-  __syncthreads();
+  int slot = 0;
   for (int kt = 0; kt < steps; ++kt) {
-    const int stage = kt & 1;
-    const bool more = kt + 1 < steps;
-    if (more) load_tile((kt + 1) * kBK);  // in flight during the atoms below
-#pragma unroll kSubStepUnroll
-    for (int kk = 0; kk < kBK; kk += moecheck::atom::kK) {
-      FragA fa[kAtomsM];
+    copy_wait<kStages - 2>();
 #pragma unroll
-      for (int mi = 0; mi < kAtomsM; ++mi) {
-        load_frag_a(fa[mi], &sA[stage][(warp_m * kWM + mi * moecheck::atom::kM) * kLds + kk], kLds,
-                    lane);
-      }
-#pragma unroll
-      for (int ni = 0; ni < kAtomsN; ++ni) {
-        FragB fb;
-        load_frag_b(fb, &sW[stage][(warp_n * kWN + ni * moecheck::atom::kN) * kLds + kk], kLds,
-                    lane);
-#pragma unroll
-        for (int mi = 0; mi < kAtomsM; ++mi) atom_mma<Dt>(acc[mi][ni], fa[mi], fb);
-      }
+    for (int i = 0; i < T::kSZ; ++i) {
+      sSZ[slot][tid / kBN + i * (T::kThreads / kBN)][tid % kBN] = sz_ring[0][i];
     }
-    // The other stage was last read in step kt-1, which every warp finished before the barrier
-    // that ended it; after this step's barrier it holds step kt+1's tiles.
-    if (more) store_tile(stage ^ 1);
     __syncthreads();
+    const int next = kt + kStages - 1;
+    const int next_slot = slot == 0 ? kStages - 1 : slot - 1;  // stage kt - 1's slot
+    if (next < steps) {
+      issue_stage(next, next_slot);
+    } else {
+      copy_commit();
+    }
+#pragma unroll
+    for (int st = 0; st + 1 < kStages - 1; ++st) {
+#pragma unroll
+      for (int i = 0; i < T::kSZ; ++i) sz_ring[st][i] = sz_ring[st + 1][i];
+    }
+#pragma unroll
+    for (int i = 0; i < T::kSZ; ++i) {
+      sz_ring[kStages - 2][i] = next < steps ? load_sz(next, i) : 0u;
+    }
+    compute_stage(slot);
+    slot = slot + 1 == kStages ? 0 : slot + 1;
   }
 
 #pragma unroll
-  for (int mi = 0; mi < kAtomsM; ++mi) {
+  for (int mi = 0; mi < T::kAtomsM; ++mi) {
 #pragma unroll
-    for (int ni = 0; ni < kAtomsN; ++ni) {
+    for (int a = 0; a < Decode::kAtomsN; ++a) {
 #pragma unroll
       for (int v = 0; v < Layout::kCElems; ++v) {
-        const Coord x = Layout::c(lane, v);
-        const int row = warp_m * kWM + mi * moecheck::atom::kM + x.row;
-        const int n = n0 + warp_n * kWN + ni * moecheck::atom::kN + x.col;
+        const moecheck::atom::Coord x = Layout::c(lane, v);
+        const int row = warp_m * T::kWM + mi * moecheck::atom::kM + x.row;
+        const int n = n0 + warp_n * Decode::kCols + Decode::col_of(a, x.col);
         const int32_t id = s_id[row];
         if (id >= 0 && n < p.n) {
           p.c[static_cast<int64_t>(id) * p.ldc + n] =
-              Dt::from_float(acc[mi][ni].v[v] * s_weight[row]);
+              Dt::from_float(acc[mi][a].v[v] * s_weight[row]);
         }
       }
     }
@@ -240,7 +364,7 @@ template <class Dt, int BM>
 void launch_tiled(const TiledParams& p, int64_t sorted_len, hipStream_t stream) {
   const dim3 grid(static_cast<uint32_t>(sorted_len / BM),
                   static_cast<uint32_t>((p.n + kBN - 1) / kBN));
-  tiled_gemm_kernel<Dt, BM><<<grid, kThreads, 0, stream>>>(p);
+  tiled_gemm_kernel<Dt, BM><<<grid, TileShape<BM>::kThreads, 0, stream>>>(p);
 }
 
 template <class Dt>

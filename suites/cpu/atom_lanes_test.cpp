@@ -1,10 +1,10 @@
 // CPU proof of the matrix-multiply atom's lane maps (DESIGN.md section 6) and of the kernels'
 // in-register int4 decode order (section 2), with the very code the kernels use:
-// moecheck/atom_layout.h (the maps load_frag_a/b and the C stores go through) and
+// moecheck/atom_layout.h (the maps and decode maps the fragments and C stores go through) and
 // moecheck/nibble_order.h (the order, and pair_of_word, which both GEMM kernels decode with).
 //
 // Atom: fill random 16x16 A and B (small integers: every fp32 sum is exact), load each lane's
-// fragment registers through the maps (as kernels/src/atom.hpp's load_frag_a/b do), run an
+// fragment registers through the maps (as the kernels' fragments are laid out), run an
 // emulation of the instruction written from its documentation alone (not from the maps: the PTX
 // ISA fragment tables for mma.sync m16n8k16, the RDNA3 ISA's WMMA register layout), and read the
 // accumulators back through the maps' c(). The result must be A * B. Deliberately wrong maps,
@@ -362,29 +362,32 @@ TEST(Int4Order, UnshuffledGptqIsNotWhatTheKernelsDecode) {
   EXPECT_GT(bad, 0);
 }
 
-// ---- decode maps (the fused family) ------------------------------------------------------------
-// One chunk of the fused kernel, on the CPU: 32 k x 32 columns of shuffled gptq_kn words and the
-// activations of 8 tokens go into each lane's fragments through a decode map exactly as
-// kernels/src/fused_gemm.hip's mma_chunk builds them (the lane's words, pair_of_word, a_word,
-// b_word), two steps x two atoms of the emulated instruction run, and the accumulators are read
-// back through the atom's c() and the map's col_of(). Every token row and column must hold
-// sum_k act[m][k] * q[k][n]; rows 8..15 (never a token) must stay zero.
+// ---- decode maps (both GEMM families) -----------------------------------------------------------
+// One chunk of a GEMM kernel, on the CPU: 32 k x 32 columns of packed words and the activations
+// go into each lane's fragments through a decode map exactly as the kernels build them (the
+// lane's words, pair_of_word, a_word, b_word), two steps x two atoms of the emulated instruction
+// run, and the accumulators are read back through the atom's c() and the map's col_of(). Every
+// row and column must hold sum_k act[m][k] * q[k][n]. Two row modes: the fused kernel's (tokens
+// in rows 0..7, a lane's rows r >= 1 taken as zero words: rows 8..15 must come out zero) and the
+// tiled kernel's (all 16 rows loaded).
 namespace {
 
 struct DecodeChunk {
   float q[32][32] = {};        // [k][column], 0..15
-  float act[16][32] = {};      // [token slot][k]; rows 8..15 zero, as the kernel loads them
+  float act[16][32] = {};      // [token slot][k]; fused rows: 8..15 zero, as the kernel loads them
   uint32_t words[4][32] = {};  // [word row][column]: k = 8r + k_of_nibble(p) at nibble p
 };
 
-DecodeChunk random_chunk(unsigned seed) {
+enum class ActRows { fused, tiled };
+
+DecodeChunk random_chunk(unsigned seed, ActRows rows) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> nib(0, 15), small(-3, 3);
   DecodeChunk d;
   for (int k = 0; k < 32; ++k) {
     for (int n = 0; n < 32; ++n) d.q[k][n] = static_cast<float>(nib(rng));
   }
-  for (int m = 0; m < 8; ++m) {
+  for (int m = 0; m < (rows == ActRows::fused ? 8 : 16); ++m) {
     for (int k = 0; k < 32; ++k) d.act[m][k] = static_cast<float>(small(rng));
   }
   for (int r = 0; r < 4; ++r) {
@@ -402,17 +405,18 @@ uint32_t pack_bf16(float lo, float hi) {
 }
 
 template <class L, class D, class Emulate>
-testing::AssertionResult decode_chunk_ok(Emulate emulate, unsigned seed) {
-  const DecodeChunk d = random_chunk(seed);
+testing::AssertionResult decode_chunk_ok(Emulate emulate, unsigned seed, ActRows rows,
+                                         ActRows load_rows) {
+  const DecodeChunk d = random_chunk(seed, rows);
   float acc[D::kAtomsN][atom::kLanes][L::kCElems] = {};
   for (int s = 0; s < 2; ++s) {
     for (int a = 0; a < D::kAtomsN; ++a) {
       WaveRegs<L> r;
       for (int lane = 0; lane < atom::kLanes; ++lane) {
         for (int i = 0; i < L::kAElems / 2; ++i) {
-          const atom::Pick pick = D::a_word(s, i);
-          if (pick.w < 0) continue;  // a zero word
-          const int row = D::act_row(lane), k = D::act_k(lane, pick.w) + 2 * pick.p;
+          const atom::APick pick = D::a_word(s, i);
+          if (load_rows == ActRows::fused && pick.r > 0) continue;  // a zero word
+          const int row = D::act_row(lane, pick.r), k = D::act_k(lane, pick.v) + 2 * pick.j;
           r.a[lane][i] = pack_bf16(d.act[row][k], d.act[row][k + 1]);
         }
         for (int i = 0; i < L::kBElems / 2; ++i) {
@@ -464,7 +468,7 @@ struct MmaSyncDecodePairsSwapped : atom::MmaSyncDecode {
 };
 // gfx11: the activation vectors of the two steps exchanged.
 struct Gfx11DecodeStepsSwapped : atom::Gfx11WmmaDecode {
-  static constexpr atom::Pick a_word(int s, int i) { return {2 * (1 - s) + i / 4, i % 4}; }
+  static constexpr atom::APick a_word(int s, int i) { return {0, 2 * (1 - s) + i / 4, i % 4}; }
 };
 static_assert(!atom::check_decode_map<atom::MmaSyncLayout, MmaSyncDecodeColsSwapped>());
 static_assert(!atom::check_decode_map<atom::MmaSyncLayout, MmaSyncDecodePairsSwapped>());
@@ -473,26 +477,39 @@ static_assert(!atom::check_decode_map<atom::Gfx11WmmaLayout, Gfx11DecodeStepsSwa
 }  // namespace
 
 TEST(DecodeMaps, MmaSyncChunkComputesActTimesWeights) {
-  for (unsigned seed = 1; seed <= 10; ++seed) {
-    EXPECT_TRUE((decode_chunk_ok<atom::MmaSyncLayout, atom::MmaSyncDecode>(
-        emulate_mma_sync_x2<atom::MmaSyncLayout>, seed)));
+  for (const ActRows rows : {ActRows::fused, ActRows::tiled}) {
+    for (unsigned seed = 1; seed <= 10; ++seed) {
+      EXPECT_TRUE((decode_chunk_ok<atom::MmaSyncLayout, atom::MmaSyncDecode>(
+          emulate_mma_sync_x2<atom::MmaSyncLayout>, seed, rows, rows)));
+    }
   }
 }
 
 TEST(DecodeMaps, Gfx11ChunkComputesActTimesWeights) {
-  for (unsigned seed = 1; seed <= 10; ++seed) {
-    EXPECT_TRUE((decode_chunk_ok<atom::Gfx11WmmaLayout, atom::Gfx11WmmaDecode>(
-        emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, seed)));
+  for (const ActRows rows : {ActRows::fused, ActRows::tiled}) {
+    for (unsigned seed = 1; seed <= 10; ++seed) {
+      EXPECT_TRUE((decode_chunk_ok<atom::Gfx11WmmaLayout, atom::Gfx11WmmaDecode>(
+          emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, seed, rows, rows)));
+    }
   }
 }
 
+// The fused kernel's shortcut (a lane's rows r >= 1 taken as zero words) holds for its chunks
+// only: on a tiled chunk, whose rows 8..15 hold tokens, it computes wrong numbers.
+TEST(DecodeMaps, FusedRowShortcutLosesTiledRows) {
+  EXPECT_FALSE((decode_chunk_ok<atom::MmaSyncLayout, atom::MmaSyncDecode>(
+      emulate_mma_sync_x2<atom::MmaSyncLayout>, 3, ActRows::tiled, ActRows::fused)));
+}
+
 TEST(DecodeMaps, WrongMapsComputeWrongNumbers) {
-  EXPECT_FALSE((decode_chunk_ok<atom::MmaSyncLayout, MmaSyncDecodeColsSwapped>(
-      emulate_mma_sync_x2<atom::MmaSyncLayout>, 1)));
-  EXPECT_FALSE((decode_chunk_ok<atom::MmaSyncLayout, MmaSyncDecodePairsSwapped>(
-      emulate_mma_sync_x2<atom::MmaSyncLayout>, 1)));
-  EXPECT_FALSE((decode_chunk_ok<atom::Gfx11WmmaLayout, Gfx11DecodeStepsSwapped>(
-      emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, 1)));
+  for (const ActRows rows : {ActRows::fused, ActRows::tiled}) {
+    EXPECT_FALSE((decode_chunk_ok<atom::MmaSyncLayout, MmaSyncDecodeColsSwapped>(
+        emulate_mma_sync_x2<atom::MmaSyncLayout>, 1, rows, rows)));
+    EXPECT_FALSE((decode_chunk_ok<atom::MmaSyncLayout, MmaSyncDecodePairsSwapped>(
+        emulate_mma_sync_x2<atom::MmaSyncLayout>, 1, rows, rows)));
+    EXPECT_FALSE((decode_chunk_ok<atom::Gfx11WmmaLayout, Gfx11DecodeStepsSwapped>(
+        emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, 1, rows, rows)));
+  }
 }
 
 TEST(Int4Order, PairOfWordIsTheTwoKOfAPair) {

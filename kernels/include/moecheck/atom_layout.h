@@ -1,8 +1,8 @@
 // The lane layouts of the matrix-multiply atom (DESIGN.md section 6), as constexpr coordinate
 // maps (lane, element) -> (row, col). This is the only place that knows how a 16x16x16 step
-// distributes A, B and C over the 32 lanes of a warp/wave; the tile loops (kernels/src) load
-// fragments from shared memory and store results only through these maps, and CPU tests load
-// fragments through the very same maps and emulate the instruction.
+// distributes A, B and C over the 32 lanes of a warp/wave; the tile loops (kernels/src) build
+// fragments (through the decode maps below) and store results only through these maps, and CPU
+// tests load fragments through the very same maps and emulate the instruction.
 //
 // Plain C++17, no device code: under nvcc / clang HIP the functions are also marked
 // host+device so the kernels can call them; a host compiler sees ordinary constexpr functions.
@@ -14,8 +14,9 @@
 // e/2 when e is even and the high half when odd.
 //
 // Runs: elements e .. e+kARun-1 (e a multiple of kARun) of an A fragment sit at consecutive k
-// (same m), and likewise kBRun for B along k (same n). The kernels keep both tiles k-contiguous in
-// shared memory, so a run is one vector load. check_layout() below proves these properties.
+// (same m), and likewise kBRun for B along k (same n); runs are at least 2, so a fragment word
+// holds two consecutive k, which the decode maps below build on. check_layout() below proves
+// these properties.
 #ifndef MOECHECK_ATOM_LAYOUT_H
 #define MOECHECK_ATOM_LAYOUT_H
 
@@ -113,12 +114,14 @@ constexpr bool check_layout() {
 static_assert(check_layout<MmaSyncLayout>(), "mma.sync m16n8k16 x2 layout is inconsistent");
 static_assert(check_layout<Gfx11WmmaLayout>(), "gfx11 WMMA layout is inconsistent");
 
-// ---- decode: packed int4 words straight into B fragments (the fused family) -------------------
-// The fused kernel streams shuffled gptq_kn words from global memory into registers, with no
-// shared memory: word (r, n) holds k = 8r .. 8r+7 of column n, and (word >> 4p) & 0x000F000F is the
-// pair k = 2p (low half), 2p + 1 (high half) (moecheck/nibble_order.h, pair_of_word). A warp's
-// tile per chunk is kChunkK = 32 k (two atom steps s = 0, 1) by kCols = 32 columns (two atoms
-// a = 0, 1 along n); the block's rows (block_m <= 8 tokens) are rows 0..7 of A, rows 8..15 zero.
+// ---- decode: packed int4 words straight into B fragments (both GEMM families) -----------------
+// Both families hand packed int4 words to the atom with no dequantised tile in memory: the fused
+// kernel streams shuffled gptq_kn words from global memory into registers, the tiled kernel
+// reads exllama_nk words from a raw shared-memory tile. Either way word (r, n) of a chunk holds
+// k = 8r .. 8r+7 of column n, and (word >> 4p) & 0x000F000F is the pair k = 2p (low half), 2p + 1
+// (high half) (moecheck/nibble_order.h, pair_of_word). A warp's tile per chunk is kChunkK = 32 k
+// (two atom steps s = 0, 1) by kCols = 32 columns (two atoms a = 0, 1 along n), by the atom's 16
+// rows of A.
 //
 // A dot product does not care in which order k is summed, nor which fragment column holds which
 // output column, so a decode map picks the order of k, `k_of(s, kslot)`, and of columns,
@@ -127,26 +130,35 @@ static_assert(check_layout<Gfx11WmmaLayout>(), "gfx11 WMMA layout is inconsisten
 //                     words w .. w + kWordRun - 1 are consecutive columns of one row (one load)
 //   lane_col(w)       which of the lane's kLaneCols columns word w is (scales and zeros per column)
 //   b_word(s, a, i)   B fragment word i of step s, atom a: {the lane's word w, pair p}
-//   act_row(lane)     the A row (token slot) the lane loads; act_k(lane, v) the k offset of its
-//                     v-th activation vector (8 consecutive k, one 16-byte load), v < kActVecs
-//   a_word(s, i)      A fragment word i: {vector v, 32-bit word j of it}, or v = -1: zero (a row
-//                     of 8..15, which never holds a token; a lane whose act_row is >= block_m
-//                     loads zeros)
-//   kDepth            chunks in flight per lane (registers: the gfx11 map holds more per chunk)
+//   act_row(lane, r)  the A rows the lane loads (r < kActRows); act_k(lane, v) the k offset of its
+//                     v-th activation vector of a row (8 consecutive k, one 16-byte load), v <
+//                     kActVecs
+//   a_word(s, i)      A fragment word i: {row r, vector v, 32-bit word j of it}
+//   kDepth            chunks in flight per lane in the fused kernel (registers: the gfx11 map
+//                     holds more per chunk)
 // check_decode_map() proves that the fragments the lane builds this way are exactly A[m][k_of]
 // and W[k_of][col_of] for the atom's own maps, so the atom computes the chunk's dot products.
-struct Pick {
-  int w;  // B: the lane's word; A: the activation vector (-1: zero)
-  int p;  // B: the pair of that word; A: the 32-bit word of that vector
+// The fused kernel's block has at most 8 tokens, rows 0..7: it loads row r = 0 only and uses
+// zero words for r >= 1, which act_rows_beyond_first_are_padding() proves are rows 8..15. The
+// tiled kernel loads every row.
+struct Pick {  // a B fragment word
+  int w;       // the lane's word
+  int p;       // the pair of that word
+};
+struct APick {  // an A fragment word
+  int r;        // the lane's row (act_row(lane, r))
+  int v;        // the activation vector of that row
+  int j;        // the 32-bit word of that vector
 };
 
 // NVIDIA (MmaSyncLayout), g = lane / 4, t = lane % 4: lane loads row t, columns 4g .. 4g+3 (one
-// 16-byte load: 8 lanes of equal t read 128 contiguous bytes), and the 8 activations of token g at
-// k = 8t .. 8t+7. B element (kslot 2t + 8q + h, nslot g + 8u) of step s, atom a is
-// k = 8t + 4s + 2q + h of column 4g + 2a + u.
+// 16-byte load of gptq_kn: 8 lanes of equal t read 128 contiguous bytes), and the 8 activations at
+// k = 8t .. 8t+7 of rows g and g + 8. B element (kslot 2t + 8q + h, nslot g + 8u) of step s, atom a
+// is k = 8t + 4s + 2q + h of column 4g + 2a + u.
 struct MmaSyncDecode {
   static constexpr int kChunkK = 32, kCols = 32, kAtomsN = 2;
-  static constexpr int kWords = 4, kWordRun = 4, kLaneCols = 4, kActVecs = 1, kDepth = 4;
+  static constexpr int kWords = 4, kWordRun = 4, kLaneCols = 4, kActRows = 2, kActVecs = 1;
+  static constexpr int kDepth = 4;
   static MC_ATOM_HD constexpr int k_of(int s, int kslot) {
     return 8 * ((kslot % 8) / 2) + 4 * s + 2 * (kslot / 8) + kslot % 2;
   }
@@ -158,20 +170,19 @@ struct MmaSyncDecode {
   static MC_ATOM_HD constexpr Pick b_word(int s, int a, int i) {
     return {2 * a + i / 2, 2 * s + i % 2};
   }
-  static MC_ATOM_HD constexpr int act_row(int lane) { return lane / 4; }
+  static MC_ATOM_HD constexpr int act_row(int lane, int r) { return lane / 4 + 8 * r; }
   static MC_ATOM_HD constexpr int act_k(int lane, int v) { return 8 * (lane % 4) + 8 * v; }
-  static MC_ATOM_HD constexpr Pick a_word(int s, int i) {
-    return i % 2 ? Pick{-1, 0} : Pick{0, 2 * s + i / 2};
-  }
+  static MC_ATOM_HD constexpr APick a_word(int s, int i) { return {i % 2, 0, 2 * s + i / 2}; }
 };
 
 // gfx11 (Gfx11WmmaLayout): k and columns in natural order; lane l holds column l % 16 of each
 // atom, so it loads rows 0..3 of columns l % 16 and 16 + l % 16 (4-byte loads: 16 lanes read 64
-// contiguous bytes; lanes 16..31 repeat them, as the instruction requires), and token l % 16's 32
-// activations.
+// contiguous bytes of gptq_kn; lanes 16..31 repeat them, as the instruction requires), and the 32
+// activations of row l % 16.
 struct Gfx11WmmaDecode {
   static constexpr int kChunkK = 32, kCols = 32, kAtomsN = 2;
-  static constexpr int kWords = 8, kWordRun = 1, kLaneCols = 2, kActVecs = 4, kDepth = 1;
+  static constexpr int kWords = 8, kWordRun = 1, kLaneCols = 2, kActRows = 1, kActVecs = 4;
+  static constexpr int kDepth = 1;
   static MC_ATOM_HD constexpr int k_of(int s, int kslot) { return 16 * s + kslot; }
   static MC_ATOM_HD constexpr int col_of(int a, int nslot) { return 16 * a + nslot; }
   static MC_ATOM_HD constexpr Coord word(int lane, int w) {
@@ -181,13 +192,21 @@ struct Gfx11WmmaDecode {
   static MC_ATOM_HD constexpr Pick b_word(int s, int a, int i) {
     return {4 * a + 2 * s + i / 4, i % 4};
   }
-  static MC_ATOM_HD constexpr int act_row(int lane) { return lane % 16; }
+  static MC_ATOM_HD constexpr int act_row(int lane, int /*r*/) { return lane % 16; }
   static MC_ATOM_HD constexpr int act_k(int /*lane*/, int v) { return 8 * v; }
-  static MC_ATOM_HD constexpr Pick a_word(int s, int i) { return {2 * s + i / 4, i % 4}; }
+  static MC_ATOM_HD constexpr APick a_word(int s, int i) { return {0, 2 * s + i / 4, i % 4}; }
 };
 
-// Checks a decode map D against the atom layout L (see above). Rows of A at 8 and beyond must be
-// zero words; every other fragment element must come from the right word, pair and half.
+// The lane's first word of its column lc (lc < kLaneCols): where that column's index is read.
+template <class D>
+MC_ATOM_HD constexpr int first_word_of_col(int lc) {
+  int w = 0;
+  while (w < D::kWords && D::lane_col(w) != lc) ++w;
+  return w;
+}
+
+// Checks a decode map D against the atom layout L (see above): every fragment element must come
+// from the right word, pair and half (B) or row, vector and word (A).
 template <class L, class D>
 constexpr bool check_decode_map() {
   if (D::kChunkK != 2 * kK || D::kCols != D::kAtomsN * kN) return false;
@@ -198,6 +217,9 @@ constexpr bool check_decode_map() {
       if (k < 0 || k >= 32 || c < 0 || c >= 32 || k_seen[k] || c_seen[c]) return false;
       k_seen[k] = c_seen[c] = true;
     }
+  }
+  for (int lc = 0; lc < D::kLaneCols; ++lc) {
+    if (first_word_of_col<D>(lc) >= D::kWords) return false;  // a column with no word
   }
   for (int lane = 0; lane < kLanes; ++lane) {
     for (int w = 0; w < D::kWords; ++w) {
@@ -217,6 +239,9 @@ constexpr bool check_decode_map() {
           if (hi.col != lo.col || D::k_of(s, hi.row) != k + 1 || k % 2 != 0) return false;
           const Pick pick = D::b_word(s, a, i);
           if (pick.w < 0 || pick.w >= D::kWords) return false;
+          // A fragment word's column does not depend on the step (the tiled kernel picks its
+          // dequantiser from step 0's word when the step loop is not unrolled).
+          if (D::lane_col(pick.w) != D::lane_col(D::b_word(0, a, i).w)) return false;
           const Coord wd = D::word(lane, pick.w);
           if (wd.row != k / 8 || wd.col != D::col_of(a, lo.col) || pick.p != (k % 8) / 2) {
             return false;
@@ -225,18 +250,29 @@ constexpr bool check_decode_map() {
       }
       for (int i = 0; i < L::kAElems / 2; ++i) {
         const Coord lo = L::a(lane, 2 * i), hi = L::a(lane, 2 * i + 1);
-        const Pick pick = D::a_word(s, i);
-        if (pick.w == -1) {  // a zero word: only for rows that never hold a token
-          if (lo.row < 8) return false;
-          continue;
-        }
+        const APick pick = D::a_word(s, i);
         const int k = D::k_of(s, lo.col);
-        if (hi.row != lo.row || D::k_of(s, hi.col) != k + 1 || lo.row != D::act_row(lane)) {
+        if (pick.r < 0 || pick.r >= D::kActRows || pick.v < 0 || pick.v >= D::kActVecs ||
+            pick.j < 0 || pick.j >= 4) {
           return false;
         }
-        if (pick.w < 0 || pick.w >= D::kActVecs || pick.p < 0 || pick.p >= 4) return false;
-        if (D::act_k(lane, pick.w) + 2 * pick.p != k) return false;
+        if (hi.row != lo.row || D::k_of(s, hi.col) != k + 1 || lo.row != D::act_row(lane, pick.r)) {
+          return false;
+        }
+        if (D::act_k(lane, pick.v) + 2 * pick.j != k) return false;
       }
+    }
+  }
+  return true;
+}
+
+// The fused kernel's shortcut: a lane's rows r >= 1 are rows 8..15, which never hold a token (its
+// row r = 0 is loaded when it is below block_m, else zeros).
+template <class D>
+constexpr bool act_rows_beyond_first_are_padding() {
+  for (int lane = 0; lane < kLanes; ++lane) {
+    for (int r = 1; r < D::kActRows; ++r) {
+      if (D::act_row(lane, r) < 8) return false;
     }
   }
   return true;
