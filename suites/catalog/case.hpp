@@ -46,7 +46,7 @@ struct Case {
 
   // Routing and alignment.
   RoutingSpec routing;
-  int64_t block_m = 16;
+  int64_t block_m = 16;  // a sweep may say `auto` (tiled family): preferred_tiled_block_m
   bool mul_routed_weight = false;
   bool apply_router_weight_on_input = false;
   bool output_topk = false;  // fused reduction into the output

@@ -70,6 +70,9 @@ std::string one_of(const std::string& file, const YAML::Node& n, const std::stri
   fail(file, n, key, "'" + s + "' is not one of: " + list);
 }
 
+// `block_m: auto` until expand_sweep resolves it (every other block_m is >= 1).
+constexpr int64_t kBlockMAuto = 0;
+
 // How each case key is read into a Case. A table, so the set of keys, their parsing and the
 // error messages live in one place.
 using Setter =
@@ -124,7 +127,14 @@ const std::map<std::string, Setter>& setters() {
     t["group"] = int_field(&Case::group, 1);
     t["pad_kw"] = int_field(&Case::pad_kw, 0);
     t["pad_lda"] = int_field(&Case::pad_lda, 0);
-    t["block_m"] = int_field(&Case::block_m, 1);
+    t["block_m"] = [int_field](Case& c, const std::string& f, const std::string& key,
+                               const YAML::Node& n) {
+      if (n.IsScalar() && n.Scalar() == "auto") {
+        c.block_m = kBlockMAuto;  // resolved once the case's routes are known
+      } else {
+        int_field(&Case::block_m, 1)(c, f, key, n);
+      }
+    };
     t["dtype"] = [](Case& c, const std::string& f, const std::string& key, const YAML::Node& n) {
       c.dtype = parse_dtype(one_of(f, n, key, {"bf16", "fp16"}));
     };
@@ -311,6 +321,16 @@ void expand_sweep(const std::string& file, const YAML::Node& sweep,
             if (g) c.group = g;
           }
           for (const auto& a : as) apply(c, file, a.key, a.value);
+          if (c.block_m == kBlockMAuto) {
+            if (c.kernel != "tiled") {
+              const auto auto_at = std::find_if(
+                  as.begin(), as.end(), [](const Assignment& a) { return a.key == "block_m"; });
+              fail(file, auto_at->value, "block_m",
+                   "'auto' picks the tiled family's block_m; this sweep's kernel is '" + c.kernel +
+                       "'");
+            }
+            c.block_m = preferred_tiled_block_m(c.tokens * c.top_k, c.experts);
+          }
           if (c.suite.empty()) fail(file, sweep, "suite", "every sweep must name its suite");
           if (c.stage.empty()) fail(file, sweep, "stage", "every sweep must name its stage");
           check_shape(file, sweep, c);
@@ -352,6 +372,12 @@ std::string read_file(const std::filesystem::path& p) {
 }
 
 }  // namespace
+
+int64_t preferred_tiled_block_m(int64_t routes, int64_t experts) {
+  if (routes < 16 * experts) return 16;
+  if (routes < 32 * experts) return 32;
+  return 64;
+}
 
 std::vector<std::string> case_keys() {
   std::vector<std::string> keys = {"model"};

@@ -47,6 +47,14 @@ std::vector<Model> load_models(const std::string& text, const std::string& file)
 // of Case that the catalog can vary (routing_seed is routing.seed).
 std::vector<std::string> case_keys();
 
+// `block_m: auto` in a tiled-family sweep: the block_m the tiled kernel runs fastest with for
+// `routes` (tokens x top_k) spread over `experts`, by the expected routes per expert r = routes /
+// experts: 16 when r < 16, 32 when r < 32, else 64. Small blocks waste fewer padded slots when an
+// expert gets few routes; large ones reuse each dequantised weight over more rows. Measured on an
+// H200 over every model at T = 512 and 4096 (kernels/README.md: 64 fastest from 32 routes per
+// expert up, 32 at 16, 16 at 10).
+int64_t preferred_tiled_block_m(int64_t routes, int64_t experts);
+
 // The suites the catalog may name; a case naming another suite is an error.
 const std::vector<std::string>& known_suites();
 

@@ -121,6 +121,30 @@ Case gpu_case(const std::string& stage, const std::string& kernel, DType dtype, 
 
 // A synthetic list against hand-made cases: every field must match, a list value is any of its
 // values, the name regex is searched in "<suite>.<name>", and the arch list decides where.
+// `block_m: auto` resolves per case from its expected routes per expert (tokens x top_k /
+// experts): 16 below 16, 32 below 32, else 64; the resolved value is in the case and its name.
+TEST(Catalog, BlockMAutoFollowsRoutesPerExpert) {
+  const std::string text = R"(sweeps:
+  - suite: gpu_kernel
+    stage: gemm1
+    kernel: tiled
+    fixed: {experts: 64, top_k: 4, hidden: 256, inter: 64, block_m: auto}
+    zip: {tokens: [1, 160, 256, 511, 512, 4096]}
+)";
+  const std::vector<Case> cases = load_sweeps(text, "auto.yaml", {});
+  const std::vector<int64_t> want = {16, 16, 32, 32, 64, 64};  // routes per expert 0.06 .. 256
+  ASSERT_EQ(cases.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(cases[i].block_m, want[i]) << "tokens " << cases[i].tokens;
+    EXPECT_NE(cases[i].name().find("_bm" + std::to_string(want[i])), std::string::npos)
+        << cases[i].name();
+  }
+  EXPECT_EQ(preferred_tiled_block_m(15, 1), 16);
+  EXPECT_EQ(preferred_tiled_block_m(16, 1), 32);
+  EXPECT_EQ(preferred_tiled_block_m(31, 1), 32);
+  EXPECT_EQ(preferred_tiled_block_m(32, 1), 64);
+}
+
 TEST(KnownBugs, SyntheticEntryMatchesTheRightCases) {
   const std::vector<KnownBug> bugs = load_known_bugs(R"(known_bugs:
   - issue: https://example.invalid/issues/7
