@@ -150,6 +150,19 @@ struct PairDequant {
 #endif
 };
 
+// The CTAs a GEMM kernel launches along x, one per alignment block: min(sorted_len / block_m,
+// numel). sorted_len / block_m is what the buffers hold, but a conforming alignment fills at most
+// numel blocks (an expert with c routes gets ceil(c / block_m) <= c of them, one without routes
+// none: DESIGN.md section 3, and moecheck/kernels.h says the launchers rely on it), so the CTAs
+// past that, which could only find themselves past num_tokens_post_padded and exit, are not
+// started. A decode step with many experts and few routes is mostly those: e.g. 7200 CTAs for
+// 256 that work (8 routes, 256 experts, block_m 8, N = 2048), at 0.5-1 us per round of empty
+// CTAs per SM.
+inline int64_t grid_blocks(int64_t sorted_len, int64_t block_m, int64_t numel) {
+  const int64_t blocks = sorted_len / block_m;
+  return blocks < numel ? blocks : numel;
+}
+
 // int4 packing along K (exllama_nk and the shuffled gptq_kn): the order lives in
 // moecheck/nibble_order.h, plain constexpr C++ that the CPU tests check against the reference's
 // packers.

@@ -5,8 +5,9 @@
 // matrix units and the kernel's own instructions are the dequantisation alone (a decode step
 // must stream weights at memory speed; fp32 FMAs cannot keep up, see kernels/README.md).
 //
-// Grid: x = one CTA per alignment block, y = tiles of kBN = 64 columns. A CTA has 8 warps: 2
-// along N (32 columns each) times 4 along K (each warp a contiguous quarter of the K chunks).
+// Grid: x = alignment blocks (device_common.hpp grid_blocks), y = tiles of kBN = 64 columns.
+// A CTA has 8 warps: 2 along N (32 columns each) times 4 along K (each warp a contiguous quarter
+// of the K chunks).
 // No shared memory in the K loop: a lane loads its packed words and activations straight into
 // registers through the decode map (moecheck/atom_layout.h: which words and activations each lane
 // holds, and in which k and column order the fragments see them), kDepth chunks of 32 k ahead.
@@ -345,7 +346,7 @@ __global__ __launch_bounds__(kReduceThreads) void topk_reduce_kernel(
 
 template <class Dt, int BM>
 void launch_fused(const FusedParams& p, int64_t sorted_len, hipStream_t stream) {
-  const dim3 grid(static_cast<uint32_t>(sorted_len / BM),
+  const dim3 grid(static_cast<uint32_t>(grid_blocks(sorted_len, BM, p.numel)),
                   static_cast<uint32_t>((p.n + kBN - 1) / kBN));
   fused_gemm_kernel<Dt, BM><<<grid, kThreads, 0, stream>>>(p);
 }

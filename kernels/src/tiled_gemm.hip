@@ -2,11 +2,12 @@
 // atom (atom.hpp). One tile loop serves both GEMMs (they differ only in a_route_div, a runtime
 // value) and both dtypes (template parameter Dt).
 //
-// Grid: x = one CTA per alignment block (block_m slots, all of one expert), y = tiles of kBN =
-// 128 output columns. The CTA's warps form a kWarpsM x 4 grid; each warp owns 32 columns (one
-// decode tile, below) by up to kWarpAtomsM atoms of 16 rows (atom.hpp: 4 on NVIDIA, so one warp
-// covers block_m 64 and a CTA is 4 warps; 2 on gfx11, where the accumulators must stay within
-// the static gate's VGPR budget, ci/gfx11_gate/budgets.yaml, and block_m 64 takes 8 warps).
+// Grid: x = alignment blocks (block_m slots, all of one expert; device_common.hpp
+// grid_blocks), y = tiles of kBN = 128 output columns. The CTA's warps form a kWarpsM x 4
+// grid; each warp owns 32 columns (one decode tile, below) by up to kWarpAtomsM atoms of 16 rows
+// (atom.hpp: 4 on NVIDIA, so one warp covers block_m 64 and a CTA is 4 warps; 2 on gfx11, where
+// the accumulators must stay within the static gate's VGPR budget, ci/gfx11_gate/budgets.yaml,
+// and block_m 64 takes 8 warps).
 //
 // K loop, kBK = 64 per stage, kStages stages in shared memory, filled kStages - 1 stages ahead by
 // asynchronous copies (async_copy.hpp: cp.async on sm_80+), so that several stages of loads are in
@@ -362,7 +363,7 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
 
 template <class Dt, int BM>
 void launch_tiled(const TiledParams& p, int64_t sorted_len, hipStream_t stream) {
-  const dim3 grid(static_cast<uint32_t>(sorted_len / BM),
+  const dim3 grid(static_cast<uint32_t>(grid_blocks(sorted_len, BM, p.numel)),
                   static_cast<uint32_t>((p.n + kBN - 1) / kBN));
   tiled_gemm_kernel<Dt, BM><<<grid, TileShape<BM>::kThreads, 0, stream>>>(p);
 }

@@ -74,7 +74,11 @@ mc_status mc_align(const mc_align_args* args);
  * slot with id = sorted_token_ids[slot] < numel:
  *   c[id, :] = a[id / a_route_div, :] . W[e]^T  (* topk_weights[id] when mul_routed_weight)
  * gemm1: a is [T, K], a_route_div = top_k; gemm2: a is [numel, K], a_route_div = 1.
- * Rows of c never named by a valid slot are not written. */
+ * Rows of c never named by a valid slot are not written.
+ * The alignment is moe_align_block_size's (DESIGN.md section 3): an expert with no route has no
+ * block, so num_tokens_post_padded / block_m <= numel. The built-in GEMMs (both families) start
+ * min(sorted_len / block_m, numel) blocks' CTAs and rely on it: blocks past numel are not
+ * computed, and nothing is read or written out of bounds either way. */
 typedef struct {
   mc_dtype dtype;
   const void* a; int64_t lda;       /* activations, row stride in elements (lda >= K) */
