@@ -71,7 +71,10 @@ while IFS= read -r -d '' f; do
   resolved="$(ldd "$f" 2>&1)" || fail "ldd $rel failed: $resolved"
   while read -r needed; do
     [[ -n "$needed" ]] || continue
-    at="$(awk -v n="$needed" '$1 == n && $2 == "=>" { print $3 }' <<<"$resolved")"
+    # "name => path (address)"; the dynamic loader, when a library names it (nvcc-linked ones
+    # do), is listed by its path alone: "/lib64/ld-linux-x86-64.so.2 (address)".
+    at="$(awk -v n="$needed" '($1 == n && $2 == "=>") { print $3 }
+        (NF == 2 && substr($1, length($1) - length(n)) == "/" n) { print $1 }' <<<"$resolved")"
     [[ -n "$at" && "$at" != not ]] || fail "$rel needs $needed, which does not resolve: $resolved"
     real="$(readlink -f "$at")"
     for tree in "$build" "$src"; do
