@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "device_buffer.hpp"
+#include "l2_flush.hpp"
 
 namespace moecheck::bench {
 
@@ -30,9 +31,21 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
+const char* l2_flush_name(L2Flush f) {
+  switch (f) {
+    case L2Flush::read:
+      return "read";
+    case L2Flush::write:
+      return "write";
+    case L2Flush::off:
+      break;
+  }
+  return "off";
+}
+
 Timer::Timer(hipStream_t stream, const TimingOptions& options, size_t l2_bytes)
     : stream_(stream), opt_(options) {
-  if (!opt_.flush_l2) {
+  if (opt_.flush == L2Flush::off) {
     flush_note_ = "L2 not flushed between launches (--hot-l2)";
     return;
   }
@@ -44,13 +57,16 @@ Timer::Timer(hipStream_t stream, const TimingOptions& options, size_t l2_bytes)
   for (size_t bytes = want; bytes >= least; bytes /= 2) {
     try {
       flush_ = std::make_unique<DeviceMemory>(bytes);
+      sink_ = std::make_unique<DeviceMemory>(sizeof(unsigned));
+      // Read flushes read what this wrote, once: defined contents, not whatever was there.
+      check_runtime(hipMemsetAsync(flush_->data(), 0x5a, bytes, stream_), "fill the flush buffer");
       if (bytes < want) flush_note_ = "L2 flush buffer reduced to fit the device's memory";
       return;
     } catch (const DeviceError&) {
       (void)hipGetLastError();  // an allocation failure is not sticky; clear it
     }
   }
-  opt_.flush_l2 = false;
+  opt_.flush = L2Flush::off;
   flush_note_ = "L2 not flushed: no memory for the flush buffer";
 }
 
@@ -69,9 +85,16 @@ void Timer::ensure_events(size_t n) {
   }
 }
 
-void Timer::flush(int i) {
-  if (!opt_.flush_l2 || !flush_) return;
-  check_runtime(hipMemsetAsync(flush_->data(), i & 0xff, flush_->bytes(), stream_), "L2 flush");
+void Timer::flush(L2Flush mode, int i) {
+  if (!flush_) return;
+  if (mode == L2Flush::read) {
+    check_runtime(enqueue_read_flush(flush_->data(), flush_->bytes(),
+                                     static_cast<unsigned*>(sink_->data()), stream_),
+                  "L2 flush (read)");
+  } else if (mode == L2Flush::write) {
+    check_runtime(hipMemsetAsync(flush_->data(), i & 0xff, flush_->bytes(), stream_),
+                  "L2 flush (memset)");
+  }
 }
 
 Timing Timer::time(const Work& launch, const Work& pre, const TimingOptions& o) {
@@ -79,12 +102,12 @@ Timing Timer::time(const Work& launch, const Work& pre, const TimingOptions& o) 
   const int iters = std::max(1, o.iters);
   ensure_events(static_cast<size_t>(std::max(warmup, iters)));
   check_runtime(hipStreamSynchronize(stream_), "synchronize before timing");
-  const bool flush_on = o.flush_l2 && opt_.flush_l2;
+  const L2Flush mode = opt_.flush == L2Flush::off ? L2Flush::off : o.flush;
 
   // Enqueues `count` timed launches and returns their event intervals in microseconds.
   auto run = [&](int count) {
     for (int i = 0; i < count; ++i) {
-      if (flush_on) flush(i);
+      flush(mode, i);
       if (pre) pre();
       check_runtime(hipEventRecord(start_[i], stream_), "record an event");
       launch();
@@ -136,7 +159,7 @@ CopyBandwidth measure_copy_bandwidth(Timer& timer, size_t bytes) {
     o.warmup = 3;
     o.iters = 20;
     o.max_stage_ms = 0;
-    o.flush_l2 = false;  // the copy is many times the L2
+    o.flush = L2Flush::off;  // the copy is many times the L2
     CopyBandwidth c;
     c.bytes = bytes;
     c.timing = timer.time(

@@ -2,20 +2,29 @@
 // many launches, and an L2 flush before every launch so that a kernel is timed reading its
 // inputs from device memory, not from a cache that the previous launch warmed.
 //
+// The flush (L2Flush) reads a buffer of `flush_bytes` (at least 4 x L2 and 256 MiB) by default
+// (l2_flush.hpp): the L2 is then full of clean lines, as it is in a model between two layers'
+// GEMMs (what the cache holds there is mostly other weights and the KV cache, read, not
+// written). `write` (--l2-flush write) memsets the buffer instead, as the tables up to
+// bench/baselines/h200-sm90-2026-12-01.csv were taken: that leaves the L2 full of dirty lines.
+// Measured on the H200 in one run, the fused decode table read 1.05x faster (geometric mean, at
+// most 1.13x, small kernels most) after a read flush than after a memset; the prefill table
+// within 1 %. Either way the weights come from memory (ncu, T = 1, after either flush: L2 hit
+// rate 2.5 % for Mixtral gemm1, 22 % for Qwen3-30B gemm2, whose activations are reused).
+//
 // How one stage is timed (Timer::time):
 //   1. the stream is synchronised; every runtime call's status is checked (DeviceError);
 //   2. `warmup` launches, each timed like the measured ones; their median estimates one launch;
 //   3. n launches, n = `iters`, or fewer (at least min(5, iters)) when n times the estimate
-//      exceeds `max_stage_ms`; each is: flush (a memset of `flush_bytes`, at least 4 x L2 and
-//      256 MiB, with a new byte value each time), the `pre` work, event, the launch, event;
+//      exceeds `max_stage_ms`; each is: flush (above), the `pre` work, event, the launch, event;
 //   4. one synchronisation at the end; the median, min and max of the n event intervals.
 // Only the work between the two events is timed: the flush and `pre` (e.g. zeroing an output
 // that the caller must zero) are not. The flush also keeps the device busy while the host
 // enqueues the next launch, so host launch overhead does not leak into the event interval.
-// --hot-l2 turns the flush off (back-to-back launches: the touched weights of a decode step,
-// a few MiB, then stay in L2); without the flush nothing hides the host's launch overhead, so
-// kernels shorter than it (~5-10 us per launcher call) read long. Event resolution is about
-// 0.5 us, so kernels of a few us are reported with that granularity.
+// --hot-l2 (--l2-flush off) turns the flush off (back-to-back launches: the touched weights of a
+// decode step, a few MiB, then stay in L2); without the flush nothing hides the host's launch
+// overhead, so kernels shorter than it (~5-10 us per launcher call) read long. Event resolution is
+// about 0.5 us, so kernels of a few us are reported with that granularity.
 #pragma once
 
 #include <cstddef>
@@ -28,11 +37,14 @@
 
 namespace moecheck::bench {
 
+enum class L2Flush { read, write, off };
+const char* l2_flush_name(L2Flush f);
+
 struct TimingOptions {
   int warmup = 10;
   int iters = 100;
   double max_stage_ms = 2000;  // cap on the timed launches' total device time; 0: no cap
-  bool flush_l2 = true;
+  L2Flush flush = L2Flush::read;
 };
 
 struct Timing {
@@ -88,12 +100,13 @@ class Timer {
 
  private:
   void ensure_events(size_t n);
-  void flush(int i);
+  void flush(L2Flush mode, int i);
 
   hipStream_t stream_;
   TimingOptions opt_;
   std::unique_ptr<DeviceMemory> flush_;
-  std::string flush_note_;  // why the flush is off or smaller than asked, if it is
+  std::unique_ptr<DeviceMemory> sink_;  // the read flush's result word (l2_flush.hpp)
+  std::string flush_note_;              // why the flush is off or smaller than asked, if it is
   std::vector<hipEvent_t> start_, stop_;
 };
 

@@ -1,7 +1,8 @@
 // moecheck_bench: times the kernels of catalog cases on the device (issue 6, item 1).
 //
 //   moecheck_bench [--catalog DIR] [--filter REGEX] [--labels L1,L2] [--warmup N] [--iters N]
-//                  [--max-stage-ms MS] [--hot-l2] [--copy-mib N] [--no-vendor]
+//                  [--max-stage-ms MS] [--l2-flush read|write|off] [--hot-l2]
+//                  [--copy-mib N] [--no-vendor]
 //                  [--suite-inputs] [--csv FILE] [--json FILE] [--list] [--impl LIB]
 //
 // Cases are the suites' own (cases/**/*.yaml), selected like ctest selects them: --labels are
@@ -682,7 +683,15 @@ int bench_main(int argc, char** argv) {
                  "cap on a stage's timed device time: fewer launches (at least 5) for slow "
                  "stages; 0 = no cap")
       ->check(CLI::Range(0.0, 1e9));
-  app.add_flag("--hot-l2", o.hot_l2, "do not flush the L2 between launches");
+  app.add_option("--l2-flush", o.timing.flush,
+                 "how the L2 is flushed before every launch: read (default; a read of 256 MiB "
+                 "leaves clean lines), write (a 256 MiB memset leaves dirty lines, as for "
+                 "bench/baselines up to h200-sm90-2026-12-01.csv), off")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, L2Flush>{
+              {"read", L2Flush::read}, {"write", L2Flush::write}, {"off", L2Flush::off}},
+          CLI::ignore_case));
+  app.add_flag("--hot-l2", o.hot_l2, "do not flush the L2 between launches (--l2-flush off)");
   app.add_option("--copy-mib", o.copy_mib, "size of the copy-bandwidth measurement in MiB")
       ->check(CLI::Range(64, 65536));
   app.add_flag("--no-vendor", o.no_vendor, "skip the vendor dense GEMM baseline");
@@ -701,7 +710,7 @@ int bench_main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
-  o.timing.flush_l2 = !o.hot_l2;
+  if (o.hot_l2) o.timing.flush = L2Flush::off;
 
   Catalog cat;
   std::vector<const Case*> cases;
@@ -803,10 +812,11 @@ int bench_main(int argc, char** argv) {
               vendor ? info.vendor.c_str() : ("absent: " + info.vendor_note).c_str());
   std::printf("  timing: %d warm-up, median of up to %d launches (cap %.0f ms per stage), %s\n",
               o.timing.warmup, o.timing.iters, o.timing.max_stage_ms,
-              timer->flush_bytes() ? ("L2 flushed between launches (" +
-                                      std::to_string(timer->flush_bytes() >> 20) + " MiB memset)")
-                                         .c_str()
-                                   : timer->flush_note().c_str());
+              timer->flush_bytes()
+                  ? ("L2 flushed between launches (" + std::to_string(timer->flush_bytes() >> 20) +
+                     " MiB " + (o.timing.flush == L2Flush::read ? "read" : "memset") + ")")
+                        .c_str()
+                  : timer->flush_note().c_str());
   std::printf("  inputs: %s\n", o.suite_inputs ? "the suites' own (--suite-inputs)"
                                                : "one generated expert copied into every "
                                                  "touched expert (bench/bench_inputs.hpp)");

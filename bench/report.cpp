@@ -136,7 +136,7 @@ void write_json(const std::string& path, const RunInfo& info, const std::vector<
   j["timing"] = {{"warmup", info.timing.warmup},
                  {"iters", info.timing.iters},
                  {"max_stage_ms", info.timing.max_stage_ms},
-                 {"flush_l2", info.timing.flush_l2},
+                 {"l2_flush", l2_flush_name(info.timing.flush)},
                  {"flush_bytes", info.flush_bytes},
                  {"flush_note", info.flush_note},
                  {"statistic", "median of per-launch device event intervals"}};
