@@ -20,7 +20,8 @@ struct DeviceInfo {
   bool known = false;
   bool usable = false;  // the query succeeded
   bool has_atom = false;
-  std::string arch;  // "sm_90", "gfx1100"
+  int compute_units = 0;  // SMs, CUs; 0: unknown
+  std::string arch;       // "sm_90", "gfx1100"
 };
 
 // Architectures with a matrix atom (atom.hpp): NVIDIA sm_80 and newer, AMD gfx11.
@@ -44,6 +45,12 @@ const DeviceInfo& info_for(int device) {
     if (d.usable) {
       d.arch = arch;
       d.has_atom = arch_has_atom(d.arch);
+      hipDeviceProp_t prop;
+      if (hipGetDeviceProperties(&prop, device) == hipSuccess) {
+        d.compute_units = prop.multiProcessorCount;
+      } else {
+        (void)hipGetLastError();
+      }
     }
   }
   return d;
@@ -70,6 +77,11 @@ mc_status device_status(bool needs_atom) {
   if (!d.usable || (needs_atom && !d.has_atom)) return MC_NO_DEVICE;
   (void)hipGetLastError();  // a stale error from earlier work is not this launch's failure
   return MC_OK;
+}
+
+int device_compute_units() {
+  const int device = current_device();
+  return device < 0 ? 0 : info_for(device).compute_units;
 }
 
 mc_status launch_status() {

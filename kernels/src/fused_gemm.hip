@@ -5,9 +5,11 @@
 // matrix units and the kernel's own instructions are the dequantisation alone (a decode step
 // must stream weights at memory speed; fp32 FMAs cannot keep up, see kernels/README.md).
 //
-// Grid: x = alignment blocks (device_common.hpp grid_blocks), y = tiles of kBN = 64 columns.
-// A CTA has 8 warps: 2 along N (32 columns each) times 4 along K (each warp a contiguous quarter
-// of the K chunks).
+// Grid: x = alignment blocks (device_common.hpp grid_blocks), y = tiles of kBN columns.
+// A CTA has 8 warps of 32 columns each: WarpsN along N (2, 4 or 8, so kBN = 64, 128 or 256) times
+// 8 / WarpsN along K (each warp a contiguous range of the K chunks). The launcher picks WarpsN per
+// launch from the grid it would make and the device's size (moecheck/fused_shape.h says how and
+// why: wide CTAs read the weights faster, narrow ones fill the device when few blocks have work).
 // No shared memory in the K loop: a lane loads its packed words and activations straight into
 // registers through the decode map (moecheck/atom_layout.h: which words and activations each lane
 // holds, and in which k and column order the fragments see them), kDepth chunks of 32 k ahead.
@@ -15,8 +17,9 @@
 // like the tiled family. Zeros: v2 stores z; v1 stores (z - 1) mod 16 and decodes as
 // (stored + 1) mod 16 — GPTQ v1's "+1", taken modulo 16 so that the format stays a bijection on
 // z = 0..15 (DESIGN.md section 2).
-// Reduction: the 4 K-warps' partial tiles meet in shared memory and are added in warp order
-// 0..3 (a fixed order: bitwise repeatable).
+// Reduction: the K-warps' partial tiles meet in shared memory and are added in warp order
+// (a fixed order for a given shape, and the shape is a function of the arguments and the device:
+// bitwise repeatable).
 //
 // output_topk = 0: c[id, n] = round(sum * topk_weight?), like the tiled family.
 // output_topk = 1 (deterministic, no atomics): the kernel writes fp32 partials
@@ -27,16 +30,24 @@
 //   routes, bit for bit independent of scheduling.
 #include "atom.hpp"
 #include "internal.hpp"
+#include "moecheck/fused_shape.h"
 
 namespace mc {
 namespace {
 
 using Decode = moecheck::atom::NativeDecode;
-constexpr int kThreads = 256;
-constexpr int kWarpsN = 2;
-constexpr int kWarpsK = kThreads / kWarpSize / kWarpsN;
-constexpr int kBN = kWarpsN * Decode::kCols;  // columns per CTA
-constexpr int kMaxBlockM = 8;                 // rows 8..15 of the atom never hold a token
+constexpr int kThreads = moecheck::fused::kWarps * kWarpSize;
+static_assert(moecheck::fused::kWarpCols == Decode::kCols, "fused_shape.h counts 32-column warps");
+
+// The CTA's warp grid for WarpsN warps along N (fused_shape.h).
+template <int WarpsN>
+struct CtaShape {
+  static constexpr int kWarpsN = WarpsN;
+  static constexpr int kWarpsK = moecheck::fused::kWarps / WarpsN;
+  static constexpr int kBN = WarpsN * Decode::kCols;  // columns per CTA
+  static_assert(kWarpsN * kWarpsK == moecheck::fused::kWarps, "8 warps");
+};
+constexpr int kMaxBlockM = 8;  // rows 8..15 of the atom never hold a token
 static_assert(moecheck::atom::act_rows_beyond_first_are_padding<Decode>(),
               "a lane's rows r >= 1 are loaded as zeros");
 constexpr int kReduceThreads = 256;
@@ -173,15 +184,16 @@ __device__ __forceinline__ void mma_chunk(Acc (&acc)[Decode::kAtomsN], const Chu
   }
 }
 
-template <class Dt, int BM>
+template <class Dt, int BM, int WarpsN>
 __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams p) {
 #if MC_HAS_ATOM
   static_assert(BM <= kMaxBlockM, "the block's tokens are rows 0..7 of the atom");
+  using Shape = CtaShape<WarpsN>;
+  constexpr int kWarpsN = Shape::kWarpsN, kWarpsK = Shape::kWarpsK, kBN = Shape::kBN;
   constexpr int kDepth = Decode::kDepth;
   constexpr int kTileElems = Decode::kAtomsN * Layout::kCElems;
   // Lane-minor, so that a warp's store of one accumulator touches 32 banks once each.
   __shared__ float s_red[kWarpsK][kWarpsN][kTileElems][kWarpSize];
-  __shared__ int64_t s_arow[BM];  // element offset of the slot's activation row; -1: padded
   __shared__ int32_t s_id[BM];    // flat route id; -1: padded slot
   __shared__ float s_weight[BM];  // topk weight (1 without mul_routed_weight)
 
@@ -193,21 +205,26 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
   const int64_t block = blockIdx.x;
   const int tile_n0 = static_cast<int>(blockIdx.y) * kBN + warp_n * Decode::kCols;
 
-  // Whole-CTA exits: past the padded length, or a block of a non-local expert (-1).
-  if (block * BM >= *p.num_tokens_post_padded) return;
+  // The block's ids, its expert and the padded length are read at once, before the exits: a
+  // started block is below sorted_len / BM (grid_blocks), so the reads are in bounds, and the
+  // kernel pays one memory round trip for them, not three. Each lane reads the id of its own A
+  // row (no shared memory, no barrier before the K loop); s_id and s_weight are for the
+  // epilogue, behind its barrier.
+  const int row = Decode::act_row(lane, 0);
+  const int32_t padded = *p.num_tokens_post_padded;
   const int32_t e = p.expert_ids[block];
+  const int32_t row_id = row < BM ? p.sorted_ids[block * BM + row] : -1;
+  const int32_t slot_id = tid < BM ? p.sorted_ids[block * BM + tid] : -1;
+  // Whole-CTA exits: past the padded length, or a block of a non-local expert (-1).
+  if (block * BM >= padded) return;
   if (e < 0 || e >= p.num_experts) return;
-
   if (tid < BM) {
-    const int32_t id = p.sorted_ids[block * BM + tid];
-    const bool valid = id >= 0 && id < p.numel;
-    s_id[tid] = valid ? id : -1;
-    s_arow[tid] = valid ? (id / p.a_route_div) * p.lda : -1;
-    s_weight[tid] = valid && p.mul_routed_weight ? p.topk_weights[id] : 1.0f;
+    const bool valid = slot_id >= 0 && slot_id < p.numel;
+    s_id[tid] = valid ? slot_id : -1;
+    s_weight[tid] = valid && p.mul_routed_weight ? p.topk_weights[slot_id] : 1.0f;
   }
-  __syncthreads();
 
-  // This warp's quarter of the chunks.
+  // This warp's share of the chunks (1 / kWarpsK of them).
   const int chunks = p.k / Decode::kChunkK;
   const int per_warp = (chunks + kWarpsK - 1) / kWarpsK;
   const int c_begin = chunks < warp_k * per_warp ? chunks : warp_k * per_warp;
@@ -246,10 +263,9 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
     }
     ls.z_shift[c] = 4 * (col % 8);
   }
-  const int row = Decode::act_row(lane, 0);
-  ls.act = row < BM && s_arow[row < BM ? row : 0] >= 0
-               ? p.a + s_arow[row] + static_cast<int64_t>(c_begin) * Decode::kChunkK
-               : nullptr;
+  ls.act = row_id >= 0 && row_id < p.numel ? p.a + (row_id / p.a_route_div) * p.lda +
+                                                 static_cast<int64_t>(c_begin) * Decode::kChunkK
+                                           : nullptr;
 
   Acc acc[Decode::kAtomsN];
 #pragma unroll
@@ -344,27 +360,42 @@ __global__ __launch_bounds__(kReduceThreads) void topk_reduce_kernel(
   }
 }
 
+template <class Dt, int BM, int WarpsN>
+void launch_fused(const FusedParams& p, int64_t blocks, hipStream_t stream) {
+  constexpr int kBN = CtaShape<WarpsN>::kBN;
+  const dim3 grid(static_cast<uint32_t>(blocks), static_cast<uint32_t>((p.n + kBN - 1) / kBN));
+  fused_gemm_kernel<Dt, BM, WarpsN><<<grid, kThreads, 0, stream>>>(p);
+}
+
 template <class Dt, int BM>
-void launch_fused(const FusedParams& p, int64_t sorted_len, hipStream_t stream) {
-  const dim3 grid(static_cast<uint32_t>(grid_blocks(sorted_len, BM, p.numel)),
-                  static_cast<uint32_t>((p.n + kBN - 1) / kBN));
-  fused_gemm_kernel<Dt, BM><<<grid, kThreads, 0, stream>>>(p);
+void launch_fused_shape(const FusedParams& p, const mc_fused_gemm_args& args, hipStream_t stream) {
+  namespace fs = moecheck::fused;
+  const int64_t blocks = grid_blocks(args.sorted_len, BM, args.numel);
+  const int warps_n = fs::warps_n(fs::block_estimate(blocks, args.numel, BM, args.num_experts),
+                                  args.n, args.k, fs::resident_ctas(device_compute_units()));
+  if (warps_n == 8) {
+    launch_fused<Dt, BM, 8>(p, blocks, stream);
+  } else if (warps_n == 4) {
+    launch_fused<Dt, BM, 4>(p, blocks, stream);
+  } else {
+    launch_fused<Dt, BM, 2>(p, blocks, stream);
+  }
 }
 
 template <class Dt>
 void launch_fused_dtype(const FusedParams& p, const mc_fused_gemm_args& args, hipStream_t stream) {
   switch (args.block_m) {
     case 1:
-      launch_fused<Dt, 1>(p, args.sorted_len, stream);
+      launch_fused_shape<Dt, 1>(p, args, stream);
       break;
     case 2:
-      launch_fused<Dt, 2>(p, args.sorted_len, stream);
+      launch_fused_shape<Dt, 2>(p, args, stream);
       break;
     case 4:
-      launch_fused<Dt, 4>(p, args.sorted_len, stream);
+      launch_fused_shape<Dt, 4>(p, args, stream);
       break;
     default:
-      launch_fused<Dt, 8>(p, args.sorted_len, stream);
+      launch_fused_shape<Dt, 8>(p, args, stream);
       break;
   }
   if (p.partial != nullptr) {

@@ -15,7 +15,7 @@ namespace {
 
 constexpr int64_t kInt32Max = 2147483647;
 // Grids put N tiles on the y dimension (at most 65535 blocks); the narrowest tile is the fused
-// family's 64 columns.
+// family's 64 columns (its narrowest CTA shape, moecheck/fused_shape.h).
 constexpr int64_t kMaxN = 65535 * 64;
 
 __attribute__((format(printf, 3, 4))) mc_status fail(char* reason, mc_status status,

@@ -175,8 +175,14 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
                          : nullptr;
   const int z_shift = 4 * (sz_col % 8);
 
-  // Issues the copies of stage `kt` into slot `slot` as one commit group.
+  const int steps = (p.k + kBK - 1) / kBK;  // K stages
+  // Issues the copies of stage `kt` into slot `slot` as one commit group; past the last stage
+  // the group is empty (copy_wait counts groups, so one is committed per stage either way).
   auto issue_stage = [&](int kt, int slot) {
+    if (kt >= steps) {
+      copy_commit();
+      return;
+    }
     const int k0 = kt * kBK;
     const bool a_in_k = k0 + a_k < p.k, w_in_k = k0 + w_k < p.k;
 #pragma unroll
@@ -198,10 +204,12 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
     }
     copy_commit();
   };
+  // The chunk of this thread's scale/zero entry i (its column is tid % kBN).
+  auto sz_chunk = [&](int i) { return tid / kBN + i * (T::kThreads / kBN); };
   // Scale bits | zero << 16 of this thread's entry i of stage kt. Columns past N and chunks past
-  // K get scale 0 (their A is zero anyway).
+  // K, so every entry of a stage past the last, get scale 0 (their A is zero anyway).
   auto load_sz = [&](int kt, int i) -> uint32_t {
-    const int k = kt * kBK + (tid / kBN + i * (T::kThreads / kBN)) * Decode::kChunkK;
+    const int k = kt * kBK + sz_chunk(i) * Decode::kChunkK;
     if (!sz_ok || k >= p.k) return 0u;
     const int g = k >> group_shift;
     const uint32_t z = z_col != nullptr ? (z_col[g] >> z_shift) & 15u : 8u;
@@ -299,33 +307,24 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
   // scales, and the barrier makes every thread's copies visible; it also means every warp is done
   // with stage kt - 1, whose slot then receives stage kt + kStages - 1. A group is committed every
   // iteration (empty past the last stage), so the count copy_wait relies on holds to the end.
-  const int steps = (p.k + kBK - 1) / kBK;
   uint32_t sz_ring[kStages - 1][T::kSZ];  // stages kt .. kt + kStages - 2
 #pragma unroll
   for (int st = 0; st < kStages - 1; ++st) {
-    if (st < steps) {
-      issue_stage(st, st);
-    } else {
-      copy_commit();
-    }
+    issue_stage(st, st);
 #pragma unroll
-    for (int i = 0; i < T::kSZ; ++i) sz_ring[st][i] = st < steps ? load_sz(st, i) : 0u;
+    for (int i = 0; i < T::kSZ; ++i) sz_ring[st][i] = load_sz(st, i);
   }
   int slot = 0;
   for (int kt = 0; kt < steps; ++kt) {
     copy_wait<kStages - 2>();
 #pragma unroll
     for (int i = 0; i < T::kSZ; ++i) {
-      sSZ[slot][tid / kBN + i * (T::kThreads / kBN)][tid % kBN] = sz_ring[0][i];
+      sSZ[slot][sz_chunk(i)][tid % kBN] = sz_ring[0][i];
     }
     __syncthreads();
     const int next = kt + kStages - 1;
     const int next_slot = slot == 0 ? kStages - 1 : slot - 1;  // stage kt - 1's slot
-    if (next < steps) {
-      issue_stage(next, next_slot);
-    } else {
-      copy_commit();
-    }
+    issue_stage(next, next_slot);
 #pragma unroll
     for (int st = 0; st + 1 < kStages - 1; ++st) {
 #pragma unroll
@@ -333,7 +332,7 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
     }
 #pragma unroll
     for (int i = 0; i < T::kSZ; ++i) {
-      sz_ring[kStages - 2][i] = next < steps ? load_sz(next, i) : 0u;
+      sz_ring[kStages - 2][i] = load_sz(next, i);
     }
     compute_stage(slot);
     slot = slot + 1 == kStages ? 0 : slot + 1;
