@@ -72,6 +72,7 @@ namespace {
 
 struct Options {
   std::string catalog, filter, csv, json, impl;
+  std::string l2_flush = "read";  // read, write or off (TimingOptions::flush)
   std::vector<std::string> labels;
   TimingOptions timing;
   bool hot_l2 = false, list = false, suite_inputs = false, no_vendor = false;
@@ -683,14 +684,11 @@ int bench_main(int argc, char** argv) {
                  "cap on a stage's timed device time: fewer launches (at least 5) for slow "
                  "stages; 0 = no cap")
       ->check(CLI::Range(0.0, 1e9));
-  app.add_option("--l2-flush", o.timing.flush,
+  app.add_option("--l2-flush", o.l2_flush,
                  "how the L2 is flushed before every launch: read (default; a read of 256 MiB "
                  "leaves clean lines), write (a 256 MiB memset leaves dirty lines, as for "
                  "bench/baselines up to h200-sm90-2026-12-01.csv), off")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, L2Flush>{
-              {"read", L2Flush::read}, {"write", L2Flush::write}, {"off", L2Flush::off}},
-          CLI::ignore_case));
+      ->check(CLI::IsMember({"read", "write", "off"}));
   app.add_flag("--hot-l2", o.hot_l2, "do not flush the L2 between launches (--l2-flush off)");
   app.add_option("--copy-mib", o.copy_mib, "size of the copy-bandwidth measurement in MiB")
       ->check(CLI::Range(64, 65536));
@@ -710,7 +708,9 @@ int bench_main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
-  if (o.hot_l2) o.timing.flush = L2Flush::off;
+  o.timing.flush = o.hot_l2 || o.l2_flush == "off" ? L2Flush::off
+                   : o.l2_flush == "write"         ? L2Flush::write
+                                                   : L2Flush::read;
 
   Catalog cat;
   std::vector<const Case*> cases;
