@@ -39,18 +39,15 @@ const DeviceInfo& info_for(int device) {
   std::lock_guard<std::mutex> lock(mutex);
   DeviceInfo& d = cache[device];
   if (!d.known) {
-    char arch[64];
     d.known = true;
-    d.usable = mc_device_arch_name(device, arch, sizeof arch) == hipSuccess;
+    hipDeviceProp_t prop;
+    d.usable = hipGetDeviceProperties(&prop, device) == hipSuccess;
     if (d.usable) {
+      char arch[64];
+      mc_arch_name(prop, arch, sizeof arch);
       d.arch = arch;
       d.has_atom = arch_has_atom(d.arch);
-      hipDeviceProp_t prop;
-      if (hipGetDeviceProperties(&prop, device) == hipSuccess) {
-        d.compute_units = prop.multiProcessorCount;
-      } else {
-        (void)hipGetLastError();
-      }
+      d.compute_units = prop.multiProcessorCount;
     }
   }
   return d;
@@ -70,18 +67,14 @@ int current_device() {
 
 }  // namespace
 
-mc_status device_status(bool needs_atom) {
+mc_status device_status(bool needs_atom, int* compute_units) {
   const int device = current_device();
   if (device < 0) return MC_NO_DEVICE;
   const DeviceInfo& d = info_for(device);
   if (!d.usable || (needs_atom && !d.has_atom)) return MC_NO_DEVICE;
+  if (compute_units != nullptr) *compute_units = d.compute_units;
   (void)hipGetLastError();  // a stale error from earlier work is not this launch's failure
   return MC_OK;
-}
-
-int device_compute_units() {
-  const int device = current_device();
-  return device < 0 ? 0 : info_for(device).compute_units;
 }
 
 mc_status launch_status() {

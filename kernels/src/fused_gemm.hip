@@ -368,11 +368,12 @@ void launch_fused(const FusedParams& p, int64_t blocks, hipStream_t stream) {
 }
 
 template <class Dt, int BM>
-void launch_fused_shape(const FusedParams& p, const mc_fused_gemm_args& args, hipStream_t stream) {
+void launch_fused_shape(const FusedParams& p, const mc_fused_gemm_args& args, int64_t resident,
+                        hipStream_t stream) {
   namespace fs = moecheck::fused;
   const int64_t blocks = grid_blocks(args.sorted_len, BM, args.numel);
   const int warps_n = fs::warps_n(fs::block_estimate(blocks, args.numel, BM, args.num_experts),
-                                  args.n, args.k, fs::resident_ctas(device_compute_units()));
+                                  args.n, args.k, resident);
   if (warps_n == 8) {
     launch_fused<Dt, BM, 8>(p, blocks, stream);
   } else if (warps_n == 4) {
@@ -383,19 +384,21 @@ void launch_fused_shape(const FusedParams& p, const mc_fused_gemm_args& args, hi
 }
 
 template <class Dt>
-void launch_fused_dtype(const FusedParams& p, const mc_fused_gemm_args& args, hipStream_t stream) {
+// `resident`: CTAs the device holds at once (fused_shape.h resident_ctas).
+void launch_fused_dtype(const FusedParams& p, const mc_fused_gemm_args& args, int64_t resident,
+                        hipStream_t stream) {
   switch (args.block_m) {
     case 1:
-      launch_fused_shape<Dt, 1>(p, args, stream);
+      launch_fused_shape<Dt, 1>(p, args, resident, stream);
       break;
     case 2:
-      launch_fused_shape<Dt, 2>(p, args, stream);
+      launch_fused_shape<Dt, 2>(p, args, resident, stream);
       break;
     case 4:
-      launch_fused_shape<Dt, 4>(p, args, stream);
+      launch_fused_shape<Dt, 4>(p, args, resident, stream);
       break;
     default:
-      launch_fused_shape<Dt, 8>(p, args, stream);
+      launch_fused_shape<Dt, 8>(p, args, resident, stream);
       break;
   }
   if (p.partial != nullptr) {
@@ -415,7 +418,8 @@ MC_API mc_status mc_fused_gemm(const mc_fused_gemm_args* args) {
   mc_status st = mc::check_fused_gemm(args, nullptr);
   if (st != MC_OK) return st;
   if (args->numel == 0 || args->sorted_len == 0) return MC_OK;  // nothing to compute
-  st = mc::device_status(/*needs_atom=*/true);
+  int compute_units = 0;
+  st = mc::device_status(/*needs_atom=*/true, &compute_units);
   if (st != MC_OK) return st;
   mc::FusedParams p;
   p.a = static_cast<const uint16_t*>(args->a);
@@ -443,10 +447,11 @@ MC_API mc_status mc_fused_gemm(const mc_fused_gemm_args* args) {
     st = mc::memset_zero_async(p.partial, mc::fused_workspace_bytes(args), args->stream);
     if (st != MC_OK) return st;
   }
+  const int64_t resident = moecheck::fused::resident_ctas(compute_units);
   if (args->dtype == MC_BF16) {
-    mc::launch_fused_dtype<mc::Bf16>(p, *args, stream);
+    mc::launch_fused_dtype<mc::Bf16>(p, *args, resident, stream);
   } else {
-    mc::launch_fused_dtype<mc::Fp16>(p, *args, stream);
+    mc::launch_fused_dtype<mc::Fp16>(p, *args, resident, stream);
   }
   return mc::launch_status();
 }

@@ -29,11 +29,10 @@ int64_t fused_workspace_bytes(const mc_fused_gemm_args* a);
 
 // MC_OK when the current device can run the kernels (needs_atom: the tiled family's matrix atom,
 // sm_80+ or gfx11), MC_NO_DEVICE otherwise. Clears the runtime's last-error state so that the
-// launch that follows is judged on its own.
-mc_status device_status(bool needs_atom);
-// Compute units (SMs, CUs) of the current device; 0 when unknown. Sizes launch shapes
-// (moecheck/fused_shape.h), never correctness.
-int device_compute_units();
+// launch that follows is judged on its own. With MC_OK, *compute_units (when given) receives the
+// device's SMs or CUs (0: unknown), which size launch shapes (moecheck/fused_shape.h), never
+// correctness.
+mc_status device_status(bool needs_atom, int* compute_units = nullptr);
 // MC_LAUNCH_FAILED when the runtime reports an error for the launches just made, else MC_OK.
 mc_status launch_status();
 // hipMemsetAsync(p, 0, bytes, stream): MC_OK or MC_LAUNCH_FAILED.

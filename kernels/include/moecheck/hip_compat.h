@@ -20,7 +20,7 @@
 //   hipMemset hipDeviceSynchronize hipStreamSynchronize hipStreamCreate hipStreamDestroy
 //   hipGetDevice hipSetDevice hipGetDeviceCount hipGetDeviceProperties hipDeviceProp_t
 //   hipGetErrorString hipPeekAtLastError hipEvent* hipMemcpyKind values, and
-//   mc_device_arch_name(device, buf, len) ("sm_90", "gfx1100").
+//   mc_device_arch_name(device, buf, len) ("sm_90", "gfx1100"), mc_arch_name(prop, buf, len).
 #ifndef MOECHECK_HIP_COMPAT_H
 #define MOECHECK_HIP_COMPAT_H
 
@@ -249,13 +249,8 @@ __device__ __forceinline__ V mc_shfl_xor(V v, int lane_mask) {
 #if !defined(MC_COMPAT_HIP_MINIMAL)
 #include <stdio.h>
 #include <string.h>
-// Writes the architecture of `device` into buf (NUL-terminated, truncated to len).
-inline hipError_t mc_device_arch_name(int device, char* buf, size_t len) {
-  if (buf == nullptr || len == 0) return hipErrorInvalidValue;
-  buf[0] = '\0';
-  hipDeviceProp_t prop;
-  const hipError_t err = hipGetDeviceProperties(&prop, device);
-  if (err != hipSuccess) return err;
+// Writes the architecture that `prop` describes into buf (NUL-terminated, truncated to len).
+inline void mc_arch_name(const hipDeviceProp_t& prop, char* buf, size_t len) {
 #if defined(MC_COMPAT_CUDA)
   snprintf(buf, len, "sm_%d%d", prop.major, prop.minor);
 #else
@@ -264,6 +259,15 @@ inline hipError_t mc_device_arch_name(int device, char* buf, size_t len) {
   char* colon = strchr(buf, ':');
   if (colon != nullptr) *colon = '\0';
 #endif
+}
+// Writes the architecture of `device` into buf (NUL-terminated, truncated to len).
+inline hipError_t mc_device_arch_name(int device, char* buf, size_t len) {
+  if (buf == nullptr || len == 0) return hipErrorInvalidValue;
+  buf[0] = '\0';
+  hipDeviceProp_t prop;
+  const hipError_t err = hipGetDeviceProperties(&prop, device);
+  if (err != hipSuccess) return err;
+  mc_arch_name(prop, buf, len);
   return hipSuccess;
 }
 #endif
