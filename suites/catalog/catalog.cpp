@@ -323,8 +323,9 @@ void expand_sweep(const std::string& file, const YAML::Node& sweep,
           for (const auto& a : as) apply(c, file, a.key, a.value);
           if (c.block_m == kBlockMAuto) {
             if (c.kernel != "tiled") {
-              const auto auto_at = std::find_if(
-                  as.begin(), as.end(), [](const Assignment& a) { return a.key == "block_m"; });
+              const auto auto_at = std::find_if(as.begin(), as.end(), [](const Assignment& a) {
+                return a.key == "block_m" && a.value.IsScalar() && a.value.Scalar() == "auto";
+              });
               fail(file, auto_at->value, "block_m",
                    "'auto' picks the tiled family's block_m; this sweep's kernel is '" + c.kernel +
                        "'");
