@@ -7,6 +7,7 @@
 //   mc::FragA / mc::FragB   one lane's A / B elements as 32-bit words (two elements per word)
 //   mc::Acc                 one lane's kCElems fp32 accumulators
 //   mc::atom_mma<Dt>(c,a,b) c += a * b
+//   mc::atom_load_a(lane,seg) an A fragment from a row-major tile in shared memory
 //   MC_HAS_ATOM             1 in a device pass that has an atom (sm_80+, gfx11), else 0
 //   kSubStepUnroll, kWarpAtomsM, MC_TILED_LAUNCH_BOUNDS
 //                           the per-architecture shape of the tile loops (below)
@@ -120,6 +121,37 @@ __device__ __forceinline__ void atom_mma(Acc& c, const FragA& a, const FragB& b)
   (void)a;
   (void)b;
 #endif
+}
+
+// One atom's A fragment (16 rows by 16 k) from a row-major tile in shared memory: seg(row, k) is
+// the address of elements k .. k + 7 of the atom's row `row`, 16-byte aligned (Layout::a_seg says
+// which segments a lane supplies). On NVIDIA one ldmatrix .x4; on gfx11 two 16-byte reads of the
+// lane's own row. volatile: the tile is rewritten between barriers, so a load must stay where it
+// is written (the asm names no memory operand the compiler could track).
+template <class SegAddr>
+__device__ __forceinline__ FragA atom_load_a(int lane, SegAddr seg) {
+  FragA f;
+#if defined(MC_ATOM_MMA_SYNC)
+  const Coord x = Layout::a_seg(lane, 0);
+  const auto addr = static_cast<uint32_t>(__cvta_generic_to_shared(seg(x.row, x.col)));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(f.w[0]), "=r"(f.w[1]), "=r"(f.w[2]), "=r"(f.w[3])
+               : "r"(addr));
+#elif defined(MC_ATOM_WMMA_GFX11)
+#pragma unroll
+  for (int q = 0; q < Layout::kASegs; ++q) {
+    const Coord x = Layout::a_seg(lane, q);
+    const u32x4 v = *reinterpret_cast<const u32x4*>(seg(x.row, x.col));
+#pragma unroll
+    for (int j = 0; j < 4; ++j) f.w[4 * q + j] = word(v, j);
+  }
+#else
+  // No atom on this target: never launched (see the file comment).
+  (void)lane;
+  (void)seg;
+  for (uint32_t& w : f.w) w = 0u;
+#endif
+  return f;
 }
 
 }  // namespace mc

@@ -15,19 +15,19 @@
 //   * A: the block's gathered rows (a[id / a_route_div]), 16-byte units copied as they are;
 //     padded slots (sentinel) and k past K copy zeros.
 //   * W: the raw packed words, 32 bytes of each weight row per stage (a whole 32-byte sector). No
-//     dequantised tile is stored: each warp reads its words through the decode map
-//     (moecheck/atom_layout.h, the same map as the fused family's: word (r, n) of a 32-k chunk
-//     holds k = 8r .. 8r+7 of column n in both formats) and dequantises pair by pair to
-//     round((q - z) * s) straight into B fragments (device_common.hpp PairDequant), which every
-//     atom row of the warp reuses. Its A fragments are read in the map's k order, so the
-//     products are the same sums.
+//     dequantised tile is stored: each warp reads its words through the tiled decode map
+//     (moecheck/atom_layout.h MmaSyncTiledDecode / Gfx11WmmaTiledDecode: word r of a column's
+//     32-k chunk holds k = 8r .. 8r+7) and dequantises pair by pair to round((q - z) * s)
+//     straight into B fragments (device_common.hpp PairDequant), which every atom row of the warp
+//     reuses. k is in natural order, so A fragments come straight from the row-major A tile
+//     (atom.hpp atom_load_a: one ldmatrix per atom on NVIDIA, no register copies).
 //   * Scales and zeros: per stage, column and 32-k chunk (a chunk lies in one group: G >= 32 and
 //     chunks start at multiples of 32), as `scale bits | zero << 16`. They are loaded into
 //     registers kStages - 1 stages ahead and stored to shared memory when their stage comes up.
 // Every thread copies the same rows, columns and units at every stage, so its source pointers
 // and shared offsets are set up once, before the loop.
-// Shared tiles are XOR-swizzled in 16-byte units so that a warp's fragment reads hit 32 distinct
-// banks (see a_unit and w_unit).
+// Shared tiles are XOR-swizzled in 16-byte units so that a warp's fragment reads are free of bank
+// conflicts (see a_unit and w_unit).
 // Epilogue: each lane's accumulators go, through the C map and the decode map's col_of, to
 // c[id, n] for valid slots and n < N only (padded slots, non-local blocks, and columns past N are
 // never written), scaled by topk_weights[id] when mul_routed_weight, rounded once to the dtype.
@@ -39,12 +39,12 @@
 namespace mc {
 namespace {
 
-using Decode = moecheck::atom::NativeDecode;
+using Decode = moecheck::atom::NativeTiledDecode;
 constexpr int kBK = 64;                         // K per stage: 32 bytes of each weight row
 constexpr int kChunks = kBK / Decode::kChunkK;  // decode chunks (32 k) per stage
 // [[maybe_unused]]: targets without an atom compile an empty kernel body.
 [[maybe_unused]] constexpr int kStages = 3;
-[[maybe_unused]] constexpr bool kHoistA = kSubStepUnroll == 2;  // see compute_stage
+[[maybe_unused]] constexpr bool kWholeUnits = kSubStepUnroll == 2;  // see compute_stage
 constexpr int kAUnits = kBK / 8;   // 16-byte units of an A row per stage
 constexpr int kWUnits = kBK / 32;  // 16-byte units (4 words, one chunk) of a weight row per stage
 constexpr int kWarpsN = 4;
@@ -72,15 +72,17 @@ struct TileShape {
   static_assert(kThreads % kBN == 0, "a thread's scale/zero entries are of one column");
 };
 
-// Swizzled unit index of A unit u (8 k) of tile row `row`: rows are one 128-byte line each; odd
-// rows swap their two halves, so the NVIDIA map's reads (a quarter-warp reads units t, t + 4h of
-// two adjacent rows) touch 32 distinct banks.
+// Swizzled unit index of A unit u (8 k) of tile row `row`: rows are one 128-byte line each, and
+// row r keeps its unit u at u XOR (r % 8), so the 8 rows that one ldmatrix matrix reads (unit u of
+// 8 consecutive rows) lie in 8 distinct 16-byte bank groups. (gfx11 reads 16 rows at once: rows r
+// and r + 8 share a group there.)
 [[maybe_unused]] __device__ __forceinline__ int a_unit(int row, int u) {
-  return row * kAUnits + (u ^ ((row & 1) << 2));
+  return row * kAUnits + (u ^ (row % 8));
 }
 // Swizzled unit index of W unit h (one chunk, 4 words) of tile column `col`: 4 columns per
 // 128-byte line, the 8 units of line L permuted by XOR with L % 8, so that the NVIDIA map's word
-// reads (lane (g, t) reads word t of column 4g + w: lines g) touch 32 distinct banks.
+// reads (NVIDIA: lane (g, t) reads unit h of column 4g + lc, line g; gfx11: one word of each of 16
+// consecutive columns) touch distinct banks.
 [[maybe_unused]] __device__ __forceinline__ int w_unit(int col, int h) {
   const int u = col * kWUnits + h, line = u / 8;
   return line * 8 + ((u % 8) ^ (line % 8));
@@ -227,76 +229,57 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
   }
 
   // The atoms of one stage. Per chunk: the lane's dequantisers (its columns' scales and zeros),
-  // then two steps of atoms whose fragments are read from the stage through the decode map: the
-  // lane's words (word()), dequantised pair by pair, and its A vectors (rows act_row, k act_k:
-  // the map's k order). Fragment words are read where they are used, by address: with the step
-  // loop unrolled (NVIDIA) repeated reads of one address are one load; on gfx11 the step loop is
-  // not unrolled (kSubStepUnroll: it keeps the VGPRs in budget) and a step reads only its own
-  // words, with no register array indexed by the step.
+  // then two steps (k = 16s .. 16s + 15 of the chunk). A step dequantises its B fragments
+  // (b_pick: pair p of word r of the lane's column lc) once and runs them against each atom row
+  // of the warp, whose A fragment is loaded from the row-major tile just before its atoms. On
+  // NVIDIA (step loop unrolled) a column's 4 words of the chunk are read as one 16-byte unit; on
+  // gfx11 the step loop is not unrolled (kSubStepUnroll: it keeps the VGPRs in budget) and a step
+  // reads only its own words, by address, with no register array indexed by the step.
   auto compute_stage = [&](int slot) {
     const uint16_t* stage_a = sA[slot];
     const uint32_t* stage_w = sW[slot];
 #pragma unroll
     for (int h = 0; h < kChunks; ++h) {
       PairDequant<Dt> dq[Decode::kLaneCols];
+      u32x4 units[kWholeUnits ? Decode::kLaneCols : 1];
+      auto tile_col = [&](int lc) { return warp_n * Decode::kCols + Decode::col(lane, lc); };
 #pragma unroll
       for (int lc = 0; lc < Decode::kLaneCols; ++lc) {
-        const int col = Decode::word(lane, moecheck::atom::first_word_of_col<Decode>(lc)).col;
-        const uint32_t sz = sSZ[slot][h][warp_n * Decode::kCols + col];
+        const uint32_t sz = sSZ[slot][h][tile_col(lc)];
         dq[lc].init(static_cast<uint16_t>(sz & 0xFFFFu), sz >> 16);
-      }
-      // A vector v of the lane's row r in atom row mi; the lane's word w.
-      auto a_vec = [&](int mi, int r, int v) {
-        const int row = warp_m * T::kWM + mi * moecheck::atom::kM + Decode::act_row(lane, r);
-        const int u = h * (Decode::kChunkK / 8) + Decode::act_k(lane, v) / 8;
-        return *reinterpret_cast<const u32x4*>(&stage_a[a_unit(row, u) * 8]);
-      };
-      auto b_word = [&](int w) {
-        const moecheck::atom::Coord x = Decode::word(lane, w);
-        return stage_w[w_unit(warp_n * Decode::kCols + x.col, h) * 4 + x.row];
-      };
-      // Unrolled steps read the chunk's A vectors whole, once, before the steps (16-byte reads,
-      // conflict-free under a_unit's swizzle; read per step, they would be narrowed to the 8
-      // bytes a step uses, and two rows of a half-warp would share banks).
-      u32x4 av[kHoistA ? T::kAtomsM : 1][Decode::kActRows][Decode::kActVecs];
-      if constexpr (kHoistA) {
-#pragma unroll
-        for (int mi = 0; mi < T::kAtomsM; ++mi) {
-#pragma unroll
-          for (int r = 0; r < Decode::kActRows; ++r) {
-#pragma unroll
-            for (int v = 0; v < Decode::kActVecs; ++v) av[mi][r][v] = a_vec(mi, r, v);
-          }
+        if constexpr (kWholeUnits) {
+          units[lc] = *reinterpret_cast<const u32x4*>(&stage_w[w_unit(tile_col(lc), h) * 4]);
         }
       }
+      auto b_word = [&](const moecheck::atom::TiledPick& x) {
+        if constexpr (kWholeUnits) {
+          return word(units[x.lc], x.r);
+        } else {
+          return stage_w[w_unit(tile_col(x.lc), h) * 4 + x.r];
+        }
+      };
 #pragma unroll kSubStepUnroll
       for (int s = 0; s < 2; ++s) {
-        FragA fa[T::kAtomsM];
+        FragB fb[Decode::kAtomsN];
 #pragma unroll
-        for (int mi = 0; mi < T::kAtomsM; ++mi) {
+        for (int a = 0; a < Decode::kAtomsN; ++a) {
 #pragma unroll
-          for (int i = 0; i < Layout::kAElems / 2; ++i) {
-            const moecheck::atom::APick pick = Decode::a_word(s, i);
-            if constexpr (kHoistA) {
-              fa[mi].w[i] = word(av[mi][pick.r][pick.v], pick.j);
-            } else {
-              fa[mi].w[i] = word(a_vec(mi, pick.r, pick.v), pick.j);
-            }
+          for (int i = 0; i < Layout::kBElems / 2; ++i) {
+            moecheck::atom::TiledPick x = Decode::b_pick(lane, s, a, i);
+            // The column, taken at step 0: the same at every step (check_tiled_decode_map), so
+            // the dequantiser and the unit are picked at compile time even when s is not.
+            x.lc = Decode::b_pick(lane, 0, a, i).lc;
+            fb[a].w[i] = dq[x.lc](b_word(x), x.p);
           }
         }
 #pragma unroll
-        for (int a = 0; a < Decode::kAtomsN; ++a) {
-          FragB fb;
+        for (int mi = 0; mi < T::kAtomsM; ++mi) {
+          const int row0 = warp_m * T::kWM + mi * moecheck::atom::kM;
+          const int k0 = h * Decode::kChunkK + moecheck::atom::kK * s;
+          const FragA fa = atom_load_a(
+              lane, [&](int row, int k) { return &stage_a[a_unit(row0 + row, (k0 + k) / 8) * 8]; });
 #pragma unroll
-          for (int i = 0; i < Layout::kBElems / 2; ++i) {
-            const moecheck::atom::Pick pick = Decode::b_word(s, a, i);
-            // The word's column, taken at step 0: the same at every step (check_decode_map), so
-            // the dequantiser is picked at compile time even when s is not.
-            const int lc = Decode::lane_col(Decode::b_word(0, a, i).w);
-            fb.w[i] = dq[lc](b_word(pick.w), pick.p);
-          }
-#pragma unroll
-          for (int mi = 0; mi < T::kAtomsM; ++mi) atom_mma<Dt>(acc[mi][a], fa[mi], fb);
+          for (int a = 0; a < Decode::kAtomsN; ++a) atom_mma<Dt>(acc[mi][a], fa, fb[a]);
         }
       }
     }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -362,14 +363,14 @@ TEST(Int4Order, UnshuffledGptqIsNotWhatTheKernelsDecode) {
   EXPECT_GT(bad, 0);
 }
 
-// ---- decode maps (both GEMM families) -----------------------------------------------------------
-// One chunk of a GEMM kernel, on the CPU: 32 k x 32 columns of packed words and the activations
-// go into each lane's fragments through a decode map exactly as the kernels build them (the
-// lane's words, pair_of_word, a_word, b_word), two steps x two atoms of the emulated instruction
-// run, and the accumulators are read back through the atom's c() and the map's col_of(). Every
-// row and column must hold sum_k act[m][k] * q[k][n]. Two row modes: the fused kernel's (tokens
-// in rows 0..7, a lane's rows r >= 1 taken as zero words: rows 8..15 must come out zero) and the
-// tiled kernel's (all 16 rows loaded).
+// ---- decode maps (the fused family's; the tiled family's are at the end)
+// ------------------------- One chunk of a GEMM kernel, on the CPU: 32 k x 32 columns of packed
+// words and the activations go into each lane's fragments through a decode map exactly as the
+// kernel builds them (the lane's words, pair_of_word, a_word, b_word), two steps x two atoms of the
+// emulated instruction run, and the accumulators are read back through the atom's c() and the map's
+// col_of(). Every row and column must hold sum_k act[m][k] * q[k][n]. Two row modes: the fused
+// kernel's (tokens in rows 0..7, a lane's rows r >= 1 taken as zero words: rows 8..15 must come out
+// zero) and all 16 rows loaded (the map itself is right for a full tile; ActRows::tiled).
 namespace {
 
 struct DecodeChunk {
@@ -404,27 +405,17 @@ uint32_t pack_bf16(float lo, float hi) {
   return static_cast<uint32_t>(to_bf16(lo)) | (static_cast<uint32_t>(to_bf16(hi)) << 16);
 }
 
-template <class L, class D, class Emulate>
-testing::AssertionResult decode_chunk_ok(Emulate emulate, unsigned seed, ActRows rows,
-                                         ActRows load_rows) {
-  const DecodeChunk d = random_chunk(seed, rows);
+// Runs one chunk: for each step s and atom a, fill(s, a, regs) loads A and B fragments (as a
+// kernel builds them), the emulated instruction accumulates, and the accumulators, read back
+// through the atom's c() and the map's col_of(), must hold sum_k act[m][k] * q[k][n].
+template <class L, class D, class Emulate, class Fill>
+testing::AssertionResult chunk_ok(const DecodeChunk& d, Emulate emulate, Fill fill) {
   float acc[D::kAtomsN][atom::kLanes][L::kCElems] = {};
   for (int s = 0; s < 2; ++s) {
     for (int a = 0; a < D::kAtomsN; ++a) {
       WaveRegs<L> r;
+      fill(s, a, r);
       for (int lane = 0; lane < atom::kLanes; ++lane) {
-        for (int i = 0; i < L::kAElems / 2; ++i) {
-          const atom::APick pick = D::a_word(s, i);
-          if (load_rows == ActRows::fused && pick.r > 0) continue;  // a zero word
-          const int row = D::act_row(lane, pick.r), k = D::act_k(lane, pick.v) + 2 * pick.j;
-          r.a[lane][i] = pack_bf16(d.act[row][k], d.act[row][k + 1]);
-        }
-        for (int i = 0; i < L::kBElems / 2; ++i) {
-          const atom::Pick pick = D::b_word(s, a, i);
-          const atom::Coord w = D::word(lane, pick.w);
-          const uint32_t pair = int4::pair_of_word(d.words[w.row][w.col], pick.p);
-          r.b[lane][i] = pack_bf16(static_cast<float>(pair & 15u), static_cast<float>(pair >> 16));
-        }
         for (int e = 0; e < L::kCElems; ++e) r.c[lane][e] = acc[a][lane][e];
       }
       const std::string invalid = emulate(r);
@@ -450,6 +441,34 @@ testing::AssertionResult decode_chunk_ok(Emulate emulate, unsigned seed, ActRows
     }
   }
   return testing::AssertionSuccess();
+}
+
+// The bf16 word of a B fragment: pair p of a packed word, as the kernels dequantise it (q only).
+uint32_t pair_word(uint32_t packed, int p) {
+  const uint32_t pair = int4::pair_of_word(packed, p);
+  return pack_bf16(static_cast<float>(pair & 15u), static_cast<float>(pair >> 16));
+}
+
+// A fused-family chunk (the maps' words, a_word's activation vectors).
+template <class L, class D, class Emulate>
+testing::AssertionResult decode_chunk_ok(Emulate emulate, unsigned seed, ActRows rows,
+                                         ActRows load_rows) {
+  const DecodeChunk d = random_chunk(seed, rows);
+  return chunk_ok<L, D>(d, emulate, [&](int s, int a, WaveRegs<L>& r) {
+    for (int lane = 0; lane < atom::kLanes; ++lane) {
+      for (int i = 0; i < L::kAElems / 2; ++i) {
+        const atom::APick pick = D::a_word(s, i);
+        if (load_rows == ActRows::fused && pick.r > 0) continue;  // a zero word
+        const int row = D::act_row(lane, pick.r), k = D::act_k(lane, pick.v) + 2 * pick.j;
+        r.a[lane][i] = pack_bf16(d.act[row][k], d.act[row][k + 1]);
+      }
+      for (int i = 0; i < L::kBElems / 2; ++i) {
+        const atom::Pick pick = D::b_word(s, a, i);
+        const atom::Coord w = D::word(lane, pick.w);
+        r.b[lane][i] = pair_word(d.words[w.row][w.col], pick.p);
+      }
+    }
+  });
 }
 
 // Wrong decode maps: each is a real map with one plausible bug. check_decode_map rejects each,
@@ -523,4 +542,153 @@ TEST(Int4Order, PairOfWordIsTheTwoKOfAPair) {
       EXPECT_EQ(pair & 0xFFF0FFF0u, 0u);
     }
   }
+}
+
+// ---- the tiled family: A from a row-major tile, natural-k decode maps ---------------------------
+// The tiled kernel loads A fragments from a row-major tile through the layout's a_seg (atom.hpp
+// atom_load_a) and B through a tiled decode map (b_pick). The loads are emulated from their
+// documentation, not from the maps.
+namespace {
+
+using TileFn = std::function<float(int, int)>;  // (row, k) of the atom's 16 x 16 A tile
+template <class L>
+using AWords = uint32_t[atom::kLanes][L::kAElems / 2];
+
+// PTX ISA, ldmatrix.sync.aligned.m8n8.x4.shared.b16: threads 8i .. 8i + 7 supply the addresses of
+// rows 0..7 of matrix i, a row being 8 consecutive 16-bit elements; each thread receives in
+// register i elements 2 * (laneid % 4) and + 1 of row laneid / 4 of matrix i.
+template <class L>
+void ldmatrix_x4(const TileFn& tile, AWords<L>& a) {
+  static_assert(L::kAElems / 2 == 4, "four registers");
+  for (int lane = 0; lane < atom::kLanes; ++lane) {
+    for (int i = 0; i < 4; ++i) {
+      const atom::Coord row = L::a_seg(8 * i + lane / 4, 0);  // the supplying thread's segment
+      const int k = row.col + 2 * (lane % 4);
+      a[lane][i] = pack_bf16(tile(row.row, k), tile(row.row, k + 1));
+    }
+  }
+}
+
+// gfx11: the lane reads its segments itself, segment q into fragment words 4q .. 4q + 3.
+template <class L>
+void own_segments(const TileFn& tile, AWords<L>& a) {
+  for (int lane = 0; lane < atom::kLanes; ++lane) {
+    for (int q = 0; q < L::kASegs; ++q) {
+      const atom::Coord seg = L::a_seg(lane, q);
+      for (int j = 0; j < 4; ++j) {
+        a[lane][4 * q + j] =
+            pack_bf16(tile(seg.row, seg.col + 2 * j), tile(seg.row, seg.col + 2 * j + 1));
+      }
+    }
+  }
+}
+
+// The fragment the load gives must be the one the layout's a() describes.
+template <class L, class Load>
+testing::AssertionResult a_segments_ok(Load load, unsigned seed) {
+  std::mt19937 rng(seed);
+  const Mat a = random_matrix(rng), b = random_matrix(rng);
+  const WaveRegs<L> want = load_through_maps<L>(a, b);
+  AWords<L> got = {};
+  load([&](int row, int k) { return a[row][k]; }, got);
+  for (int lane = 0; lane < atom::kLanes; ++lane) {
+    for (int i = 0; i < L::kAElems / 2; ++i) {
+      if (got[lane][i] != want.a[lane][i]) {
+        return testing::AssertionFailure() << "lane " << lane << " A word " << i << " differs";
+      }
+    }
+  }
+  return testing::AssertionSuccess();
+}
+
+// A tiled chunk: A of step s is the tile's k = 16s .. 16s + 15, loaded through a_seg; B word i
+// is pair p of word row r of the lane's column lc (b_pick).
+template <class L, class D, class Emulate, class Load>
+testing::AssertionResult tiled_chunk_ok(Emulate emulate, Load load, unsigned seed) {
+  const DecodeChunk d = random_chunk(seed, ActRows::tiled);
+  return chunk_ok<L, D>(d, emulate, [&](int s, int a, WaveRegs<L>& r) {
+    load([&](int row, int k) { return d.act[row][16 * s + k]; }, r.a);
+    for (int lane = 0; lane < atom::kLanes; ++lane) {
+      for (int i = 0; i < L::kBElems / 2; ++i) {
+        const atom::TiledPick x = D::b_pick(lane, s, a, i);
+        r.b[lane][i] = pair_word(d.words[x.r][D::col(lane, x.lc)], x.p);
+      }
+    }
+  });
+}
+
+// Wrong ones, each a real map with one plausible bug.
+// NVIDIA: the k halves of the segments exchanged (matrices 0, 1 read k 8..15).
+struct MmaSyncSegHalvesSwapped : atom::MmaSyncLayout {
+  static constexpr atom::Coord a_seg(int lane, int q) {
+    const atom::Coord x = atom::MmaSyncLayout::a_seg(lane, q);
+    return {x.row, 8 - x.col};
+  }
+};
+// gfx11: the lane's two segments exchanged.
+struct Gfx11SegsSwapped : atom::Gfx11WmmaLayout {
+  static constexpr atom::Coord a_seg(int lane, int q) { return {lane % 16, 8 * (1 - q)}; }
+};
+// NVIDIA: the pair of the lane's neighbour (p = t + 1).
+struct MmaSyncTiledPairOff : atom::MmaSyncTiledDecode {
+  static constexpr atom::TiledPick b_pick(int lane, int s, int a, int i) {
+    return {2 * a + i / 2, 2 * s + i % 2, (lane + 1) % 4};
+  }
+};
+// NVIDIA: the fused map's column order is kept but the lane's columns are numbered 0..3 from
+// its group's other end.
+struct MmaSyncTiledColsReversed : atom::MmaSyncTiledDecode {
+  static constexpr int col(int lane, int lc) { return 4 * (lane / 4) + 3 - lc; }
+};
+// gfx11: the two steps' word rows exchanged.
+struct Gfx11TiledStepsSwapped : atom::Gfx11WmmaTiledDecode {
+  static constexpr atom::TiledPick b_pick(int /*lane*/, int s, int a, int i) {
+    return {a, 2 * (1 - s) + i / 4, i % 4};
+  }
+};
+static_assert(!atom::check_tiled_decode_map<atom::MmaSyncLayout, MmaSyncTiledPairOff>());
+static_assert(!atom::check_tiled_decode_map<atom::MmaSyncLayout, MmaSyncTiledColsReversed>());
+static_assert(!atom::check_tiled_decode_map<atom::Gfx11WmmaLayout, Gfx11TiledStepsSwapped>());
+
+}  // namespace
+
+TEST(AtomLanes, ASegmentsLoadTheAFragment) {
+  for (unsigned seed = 1; seed <= 5; ++seed) {
+    EXPECT_TRUE(a_segments_ok<atom::MmaSyncLayout>(ldmatrix_x4<atom::MmaSyncLayout>, seed));
+    EXPECT_TRUE(a_segments_ok<atom::Gfx11WmmaLayout>(own_segments<atom::Gfx11WmmaLayout>, seed));
+  }
+  EXPECT_FALSE(a_segments_ok<MmaSyncSegHalvesSwapped>(ldmatrix_x4<MmaSyncSegHalvesSwapped>, 1));
+  EXPECT_FALSE(a_segments_ok<Gfx11SegsSwapped>(own_segments<Gfx11SegsSwapped>, 1));
+}
+
+TEST(DecodeMaps, TiledChunksComputeActTimesWeights) {
+  for (unsigned seed = 1; seed <= 10; ++seed) {
+    EXPECT_TRUE((tiled_chunk_ok<atom::MmaSyncLayout, atom::MmaSyncTiledDecode>(
+        emulate_mma_sync_x2<atom::MmaSyncLayout>, ldmatrix_x4<atom::MmaSyncLayout>, seed)));
+    EXPECT_TRUE((tiled_chunk_ok<atom::Gfx11WmmaLayout, atom::Gfx11WmmaTiledDecode>(
+        emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, own_segments<atom::Gfx11WmmaLayout>, seed)));
+  }
+}
+
+TEST(DecodeMaps, WrongTiledMapsComputeWrongNumbers) {
+  const auto mma = emulate_mma_sync_x2<atom::MmaSyncLayout>;
+  const auto ldm = ldmatrix_x4<atom::MmaSyncLayout>;
+  EXPECT_FALSE((tiled_chunk_ok<atom::MmaSyncLayout, MmaSyncTiledPairOff>(mma, ldm, 1)));
+  EXPECT_FALSE((tiled_chunk_ok<atom::MmaSyncLayout, MmaSyncTiledColsReversed>(mma, ldm, 1)));
+  EXPECT_FALSE((tiled_chunk_ok<atom::Gfx11WmmaLayout, Gfx11TiledStepsSwapped>(
+      emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, own_segments<atom::Gfx11WmmaLayout>, 1)));
+  // The fused map's k order with the tiled kernel's A: the NVIDIA fused map is not natural-k, so
+  // its words against ldmatrix's A give wrong numbers (why the tiled family has its own map).
+  const DecodeChunk d = random_chunk(1, ActRows::tiled);
+  EXPECT_FALSE((chunk_ok<atom::MmaSyncLayout, atom::MmaSyncDecode>(
+      d, mma, [&](int s, int a, WaveRegs<atom::MmaSyncLayout>& r) {
+        ldm([&](int row, int k) { return d.act[row][16 * s + k]; }, r.a);
+        for (int lane = 0; lane < atom::kLanes; ++lane) {
+          for (int i = 0; i < 4; ++i) {
+            const atom::Pick pick = atom::MmaSyncDecode::b_word(s, a, i);
+            const atom::Coord w = atom::MmaSyncDecode::word(lane, pick.w);
+            r.b[lane][i] = pair_word(d.words[w.row][w.col], pick.p);
+          }
+        }
+      })));
 }

@@ -59,6 +59,11 @@ struct MmaSyncLayout {
   static MC_ATOM_HD constexpr Coord c(int lane, int e) {
     return {lane / 4 + 8 * ((e / 2) % 2), 2 * (lane % 4) + e % 2 + 8 * (e / 4)};
   }
+  // A from a row-major tile (below): one ldmatrix .x4, whose matrix i is fragment word i.
+  static constexpr int kASegs = 1;
+  static MC_ATOM_HD constexpr Coord a_seg(int lane, int /*q*/) {
+    return {lane % 8 + 8 * ((lane / 8) % 2), 8 * (lane / 16)};
+  }
 };
 
 // AMD gfx11 (RDNA3/3.5), wave32: `__builtin_amdgcn_wmma_f32_16x16x16_{bf16,f16}_w32`.
@@ -71,6 +76,9 @@ struct Gfx11WmmaLayout {
   static MC_ATOM_HD constexpr Coord a(int lane, int e) { return {lane % 16, e}; }
   static MC_ATOM_HD constexpr Coord b(int lane, int e) { return {e, lane % 16}; }
   static MC_ATOM_HD constexpr Coord c(int lane, int e) { return {2 * e + lane / 16, lane % 16}; }
+  // A from a row-major tile (below): the lane's own row, k = 0..7 and 8..15.
+  static constexpr int kASegs = 2;
+  static MC_ATOM_HD constexpr Coord a_seg(int lane, int q) { return {lane % 16, 8 * q}; }
 };
 
 // Checks a layout: every coordinate in range; every A and B element held by some lane; every C
@@ -111,6 +119,17 @@ constexpr bool check_layout() {
          L::kBRun % 2 == 0 && L::kCElems * kLanes == kM * kN;
 }
 
+// A fragments from a row-major tile in shared memory (the tiled kernel): 16 rows by 16 k, each
+// row's 8-element segments 16 contiguous bytes. A lane supplies the addresses of kASegs segments,
+// a_seg(lane, q) = {row, first k}, and the fragment is loaded from them:
+//   NVIDIA: `ldmatrix.sync.aligned.m8n8.x4.shared.b16`. Lane l supplies row l % 8 of 8x8 matrix
+//     l / 8; register i of lane (g, t) receives elements 2t, 2t + 1 of row g of matrix i. With
+//     matrices (rows 0-7, k 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15) that is exactly the
+//     mma.sync A fragment, in one instruction and with no register copies.
+//   gfx11: the lane reads its own row's two segments; segment q is fragment words 4q .. 4q + 3.
+// The CPU test (suites/cpu/atom_lanes_test.cpp) emulates both loads and checks the fragments they
+// give against a().
+
 static_assert(check_layout<MmaSyncLayout>(), "mma.sync m16n8k16 x2 layout is inconsistent");
 static_assert(check_layout<Gfx11WmmaLayout>(), "gfx11 WMMA layout is inconsistent");
 
@@ -121,7 +140,7 @@ static_assert(check_layout<Gfx11WmmaLayout>(), "gfx11 WMMA layout is inconsisten
 // k = 8r .. 8r+7 of column n, and (word >> 4p) & 0x000F000F is the pair k = 2p (low half), 2p + 1
 // (high half) (moecheck/nibble_order.h, pair_of_word). A warp's tile per chunk is kChunkK = 32 k
 // (two atom steps s = 0, 1) by kCols = 32 columns (two atoms a = 0, 1 along n), by the atom's 16
-// rows of A.
+// rows of A. The fused family's maps come first; the tiled family's (natural k order) follow.
 //
 // A dot product does not care in which order k is summed, nor which fragment column holds which
 // output column, so a decode map picks the order of k, `k_of(s, kslot)`, and of columns,
@@ -281,14 +300,96 @@ constexpr bool act_rows_beyond_first_are_padding() {
 static_assert(check_decode_map<MmaSyncLayout, MmaSyncDecode>(), "NVIDIA decode map is wrong");
 static_assert(check_decode_map<Gfx11WmmaLayout, Gfx11WmmaDecode>(), "gfx11 decode map is wrong");
 
+// ---- tiled decode: natural k order ----------------------------------------------------------
+// The tiled kernel loads A fragments from a row-major tile (a_seg above), so its k order is the
+// natural one: step s of a chunk is k = 16s .. 16s + 15, and the fragment is the atom's own A.
+// The weight words are what adapts: in the raw exllama_nk tile a column's 4 words of a chunk
+// (k = 0..31) are 16 contiguous bytes, and the lane dequantises from them the pairs the atom's B
+// layout puts in its registers. (The fused maps above instead give each lane whole words and read
+// A in the words' k order: their A comes from global memory as 16-byte vectors, where no
+// ldmatrix exists.) A tiled decode map gives:
+//   col_of(a, nslot)        the column (0..31 of the warp's tile) of atom a's fragment column nslot
+//   col(lane, lc)           the lane's columns, lc < kLaneCols (scales and zeros are per column)
+//   b_pick(lane, s, a, i)   B fragment word i of step s, atom a: {lane column lc, word row r of
+//                           it (k = 8r .. 8r+7), pair p}; lc does not depend on s
+struct TiledPick {
+  int lc;  // the lane's column
+  int r;   // the word (row of the chunk) of that column
+  int p;   // the pair of that word
+};
+
+// NVIDIA (MmaSyncLayout), g = lane / 4, t = lane % 4: B word i of step s is k = 16s + 2t + 8(i % 2)
+// and fragment column g + 8(i / 2): word row 2s + i % 2, pair t, of column 4g + 2a + i / 2. A
+// lane's columns are 4g .. 4g + 3 (their scales are 16 contiguous bytes), and it uses pair t of
+// each of their 16 words.
+struct MmaSyncTiledDecode {
+  static constexpr int kChunkK = 32, kCols = 32, kAtomsN = 2, kLaneCols = 4;
+  static MC_ATOM_HD constexpr int col_of(int a, int nslot) {
+    return 4 * (nslot % 8) + 2 * a + nslot / 8;
+  }
+  static MC_ATOM_HD constexpr int col(int lane, int lc) { return 4 * (lane / 4) + lc; }
+  static MC_ATOM_HD constexpr TiledPick b_pick(int lane, int s, int a, int i) {
+    return {2 * a + i / 2, 2 * s + i % 2, lane % 4};
+  }
+};
+
+// gfx11 (Gfx11WmmaLayout): lane l holds column l % 16 of each atom, k in order: B word i of step s
+// is pair i % 4 of word row 2s + i / 4 (the fused map's words, read from the tile).
+struct Gfx11WmmaTiledDecode {
+  static constexpr int kChunkK = 32, kCols = 32, kAtomsN = 2, kLaneCols = 2;
+  static MC_ATOM_HD constexpr int col_of(int a, int nslot) { return 16 * a + nslot; }
+  static MC_ATOM_HD constexpr int col(int lane, int lc) { return 16 * lc + lane % 16; }
+  static MC_ATOM_HD constexpr TiledPick b_pick(int /*lane*/, int s, int a, int i) {
+    return {a, 2 * s + i / 4, i % 4};
+  }
+};
+
+// Checks a tiled decode map D against the atom layout L: every B fragment element must be the
+// right pair and half of the right word, k in natural order.
+template <class L, class D>
+constexpr bool check_tiled_decode_map() {
+  if (D::kChunkK != 2 * kK || D::kCols != D::kAtomsN * kN) return false;
+  bool c_seen[32] = {};  // col_of: a bijection onto 0..31
+  for (int a = 0; a < D::kAtomsN; ++a) {
+    for (int x = 0; x < kN; ++x) {
+      const int c = D::col_of(a, x);
+      if (c < 0 || c >= 32 || c_seen[c]) return false;
+      c_seen[c] = true;
+    }
+  }
+  for (int lane = 0; lane < kLanes; ++lane) {
+    for (int s = 0; s < 2; ++s) {
+      for (int a = 0; a < D::kAtomsN; ++a) {
+        for (int i = 0; i < L::kBElems / 2; ++i) {
+          const Coord lo = L::b(lane, 2 * i), hi = L::b(lane, 2 * i + 1);
+          const int k = 16 * s + lo.row;
+          if (hi.col != lo.col || hi.row != lo.row + 1 || k % 2 != 0) return false;
+          const TiledPick x = D::b_pick(lane, s, a, i);
+          if (x.lc < 0 || x.lc >= D::kLaneCols || x.lc != D::b_pick(lane, 0, a, i).lc) return false;
+          if (x.r != k / 8 || x.p != (k % 8) / 2) return false;
+          if (D::col(lane, x.lc) != D::col_of(a, lo.col)) return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+static_assert(check_tiled_decode_map<MmaSyncLayout, MmaSyncTiledDecode>(),
+              "NVIDIA tiled decode map is wrong");
+static_assert(check_tiled_decode_map<Gfx11WmmaLayout, Gfx11WmmaTiledDecode>(),
+              "gfx11 tiled decode map is wrong");
+
 // The layout the kernels of this build use. Chosen by platform (not by device pass) so that host
 // and device compilations of one translation unit see the same fragment shapes.
 #if defined(__HIP_PLATFORM_AMD__) || defined(__HIP__)
 using NativeLayout = Gfx11WmmaLayout;
 using NativeDecode = Gfx11WmmaDecode;
+using NativeTiledDecode = Gfx11WmmaTiledDecode;
 #elif defined(__CUDACC__) || defined(__CUDA__)
 using NativeLayout = MmaSyncLayout;
 using NativeDecode = MmaSyncDecode;
+using NativeTiledDecode = MmaSyncTiledDecode;
 #endif
 
 }  // namespace atom
