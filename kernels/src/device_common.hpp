@@ -97,6 +97,9 @@ __device__ __forceinline__ float elem(const u32x4& v, int i) {
 //   LOP3 and two FMAs per pair (the shift is free for p = 0).
 //   elsewhere (gfx11 has no packed bf16 arithmetic): fp32 (q - z) * s, rounded to the dtype.
 // A zero product is +0 on both paths.
+// The state (two 32-bit words) can be made once and handed to many lanes: state() makes it,
+// set() takes it; init() is both. The tiled kernel makes each column's state once per chunk, in
+// the thread that stores the scales to shared memory, instead of in every lane that uses it.
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 #define MC_PACKED_DEQUANT 1
 #else
@@ -108,11 +111,17 @@ struct PairDequant {
 #if MC_PACKED_DEQUANT
   uint32_t scale2;  // s in both halves
   uint32_t bias2;   // -(M + z) in both halves
-  __device__ __forceinline__ void init(uint16_t scale_bits, uint32_t z) {
-    scale2 = static_cast<uint32_t>(scale_bits) * 0x00010001u;
+  static __device__ __forceinline__ u32x2 state(uint16_t scale_bits, uint32_t z) {
+    u32x2 st;
+    st.x = static_cast<uint32_t>(scale_bits) * 0x00010001u;
     // -(M + z) for z = 0..15: M's bits with the sign set, plus z in the last mantissa bits.
     const uint32_t neg_m = Dt::kDtype == MC_BF16 ? 0xC300u : 0xE400u;
-    bias2 = (neg_m + z) * 0x00010001u;
+    st.y = (neg_m + z) * 0x00010001u;
+    return st;
+  }
+  __device__ __forceinline__ void set(const u32x2& st) {
+    scale2 = st.x;
+    bias2 = st.y;
   }
   // Pair p of `word`.
   __device__ __forceinline__ uint32_t operator()(uint32_t word, int p) const {
@@ -137,9 +146,16 @@ struct PairDequant {
 #else
   float s;
   float zs;  // z * s (exact)
-  __device__ __forceinline__ void init(uint16_t scale_bits, uint32_t z) {
-    s = Dt::to_float(scale_bits);
-    zs = static_cast<float>(z) * s;
+  static __device__ __forceinline__ u32x2 state(uint16_t scale_bits, uint32_t z) {
+    const float sf = Dt::to_float(scale_bits);
+    u32x2 st;
+    st.x = f32_to_bits(sf);
+    st.y = f32_to_bits(static_cast<float>(z) * sf);
+    return st;
+  }
+  __device__ __forceinline__ void set(const u32x2& st) {
+    s = bits_to_f32(st.x);
+    zs = bits_to_f32(st.y);
   }
   // Pair p of `word`.
   __device__ __forceinline__ uint32_t operator()(uint32_t word, int p) const {
@@ -148,6 +164,9 @@ struct PairDequant {
                      fma32(static_cast<float>(pair >> 16), s, -zs));
   }
 #endif
+  __device__ __forceinline__ void init(uint16_t scale_bits, uint32_t z) {
+    set(state(scale_bits, z));
+  }
 };
 
 // The CTAs a GEMM kernel launches along x, one per alignment block: min(sorted_len / block_m,

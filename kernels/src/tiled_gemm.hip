@@ -23,7 +23,9 @@
 //     (atom.hpp atom_load_a: one ldmatrix per atom on NVIDIA, no register copies).
 //   * Scales and zeros: per stage, column and 32-k chunk (a chunk lies in one group: G >= 32 and
 //     chunks start at multiples of 32), as `scale bits | zero << 16`. They are loaded into
-//     registers kStages - 1 stages ahead and stored to shared memory when their stage comes up.
+//     registers kStages - 1 stages ahead; when their stage comes up, the loading thread makes
+//     each entry's dequantiser state (PairDequant::state) and stores that to shared memory, so
+//     the lanes that use a column (4 per warp on NVIDIA) only load it.
 // Every thread copies the same rows, columns and units at every stage, so its source pointers
 // and shared offsets are set up once, before the loop.
 // Shared tiles are XOR-swizzled in 16-byte units so that a warp's fragment reads are free of bank
@@ -119,7 +121,7 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
   using T = TileShape<BM>;
   __shared__ __attribute__((aligned(16))) uint16_t sA[kStages][BM * kBK];
   __shared__ __attribute__((aligned(16))) uint32_t sW[kStages][kBN * kBK / 8];
-  __shared__ uint32_t sSZ[kStages][kChunks][kBN];  // scale bits | zero << 16
+  __shared__ u32x2 sDQ[kStages][kChunks][kBN];  // PairDequant<Dt> state per column and chunk
   __shared__ int64_t s_arow[BM];  // element offset of the slot's activation row; -1: padded
   __shared__ int32_t s_id[BM];    // flat route id; -1: padded slot
   __shared__ float s_weight[BM];  // topk weight (1 without mul_routed_weight)
@@ -245,8 +247,7 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
       auto tile_col = [&](int lc) { return warp_n * Decode::kCols + Decode::col(lane, lc); };
 #pragma unroll
       for (int lc = 0; lc < Decode::kLaneCols; ++lc) {
-        const uint32_t sz = sSZ[slot][h][tile_col(lc)];
-        dq[lc].init(static_cast<uint16_t>(sz & 0xFFFFu), sz >> 16);
+        dq[lc].set(sDQ[slot][h][tile_col(lc)]);
         if constexpr (kWholeUnits) {
           units[lc] = *reinterpret_cast<const u32x4*>(&stage_w[w_unit(tile_col(lc), h) * 4]);
         }
@@ -302,7 +303,9 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
     copy_wait<kStages - 2>();
 #pragma unroll
     for (int i = 0; i < T::kSZ; ++i) {
-      sSZ[slot][sz_chunk(i)][tid % kBN] = sz_ring[0][i];
+      const uint32_t sz = sz_ring[0][i];
+      sDQ[slot][sz_chunk(i)][tid % kBN] =
+          PairDequant<Dt>::state(static_cast<uint16_t>(sz & 0xFFFFu), sz >> 16);
     }
     __syncthreads();
     const int next = kt + kStages - 1;
