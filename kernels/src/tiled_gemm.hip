@@ -82,8 +82,8 @@ struct TileShape {
   return row * kAUnits + (u ^ (row % 8));
 }
 // Swizzled unit index of W unit h (one chunk, 4 words) of tile column `col`: 4 columns per
-// 128-byte line, the 8 units of line L permuted by XOR with L % 8, so that the NVIDIA map's word
-// reads (NVIDIA: lane (g, t) reads unit h of column 4g + lc, line g; gfx11: one word of each of 16
+// 128-byte line, the 8 units of line L permuted by XOR with L % 8, so that a warp's word reads
+// (NVIDIA: lane (g, t) reads unit h of column 4g + lc, line g; gfx11: one word of each of 16
 // consecutive columns) touch distinct banks.
 [[maybe_unused]] __device__ __forceinline__ int w_unit(int col, int h) {
   const int u = col * kWUnits + h, line = u / 8;

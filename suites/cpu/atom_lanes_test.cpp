@@ -449,6 +449,18 @@ uint32_t pair_word(uint32_t packed, int p) {
   return pack_bf16(static_cast<float>(pair & 15u), static_cast<float>(pair >> 16));
 }
 
+// B fragments of step s, atom a through a fused-family map D: the lane's words, pair by pair.
+template <class L, class D>
+void fused_b_words(const DecodeChunk& d, int s, int a, WaveRegs<L>& r) {
+  for (int lane = 0; lane < atom::kLanes; ++lane) {
+    for (int i = 0; i < L::kBElems / 2; ++i) {
+      const atom::Pick pick = D::b_word(s, a, i);
+      const atom::Coord w = D::word(lane, pick.w);
+      r.b[lane][i] = pair_word(d.words[w.row][w.col], pick.p);
+    }
+  }
+}
+
 // A fused-family chunk (the maps' words, a_word's activation vectors).
 template <class L, class D, class Emulate>
 testing::AssertionResult decode_chunk_ok(Emulate emulate, unsigned seed, ActRows rows,
@@ -462,12 +474,8 @@ testing::AssertionResult decode_chunk_ok(Emulate emulate, unsigned seed, ActRows
         const int row = D::act_row(lane, pick.r), k = D::act_k(lane, pick.v) + 2 * pick.j;
         r.a[lane][i] = pack_bf16(d.act[row][k], d.act[row][k + 1]);
       }
-      for (int i = 0; i < L::kBElems / 2; ++i) {
-        const atom::Pick pick = D::b_word(s, a, i);
-        const atom::Coord w = D::word(lane, pick.w);
-        r.b[lane][i] = pair_word(d.words[w.row][w.col], pick.p);
-      }
     }
+    fused_b_words<L, D>(d, s, a, r);
   });
 }
 
@@ -683,12 +691,6 @@ TEST(DecodeMaps, WrongTiledMapsComputeWrongNumbers) {
   EXPECT_FALSE((chunk_ok<atom::MmaSyncLayout, atom::MmaSyncDecode>(
       d, mma, [&](int s, int a, WaveRegs<atom::MmaSyncLayout>& r) {
         ldm([&](int row, int k) { return d.act[row][16 * s + k]; }, r.a);
-        for (int lane = 0; lane < atom::kLanes; ++lane) {
-          for (int i = 0; i < 4; ++i) {
-            const atom::Pick pick = atom::MmaSyncDecode::b_word(s, a, i);
-            const atom::Coord w = atom::MmaSyncDecode::word(lane, pick.w);
-            r.b[lane][i] = pair_word(d.words[w.row][w.col], pick.p);
-          }
-        }
+        fused_b_words<atom::MmaSyncLayout, atom::MmaSyncDecode>(d, s, a, r);
       })));
 }

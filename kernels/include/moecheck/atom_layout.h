@@ -224,17 +224,33 @@ MC_ATOM_HD constexpr int first_word_of_col(int lc) {
   return w;
 }
 
+// A decode map's chunk shape, and its col_of(a, .) a bijection of the atoms' fragment columns onto
+// the warp's 32 columns (both families' maps).
+template <class D>
+constexpr bool chunk_columns_ok() {
+  if (D::kChunkK != 2 * kK || D::kCols != D::kAtomsN * kN) return false;
+  bool c_seen[32] = {};
+  for (int a = 0; a < D::kAtomsN; ++a) {
+    for (int x = 0; x < kN; ++x) {
+      const int c = D::col_of(a, x);
+      if (c < 0 || c >= 32 || c_seen[c]) return false;
+      c_seen[c] = true;
+    }
+  }
+  return true;
+}
+
 // Checks a decode map D against the atom layout L (see above): every fragment element must come
 // from the right word, pair and half (B) or row, vector and word (A).
 template <class L, class D>
 constexpr bool check_decode_map() {
-  if (D::kChunkK != 2 * kK || D::kCols != D::kAtomsN * kN) return false;
-  bool k_seen[32] = {}, c_seen[32] = {};  // k_of(s, .) and col_of(a, .): bijections onto 0..31
+  if (!chunk_columns_ok<D>()) return false;
+  bool k_seen[32] = {};  // k_of(s, .): a bijection onto 0..31
   for (int s = 0; s < 2; ++s) {
-    for (int x = 0; x < 16; ++x) {
-      const int k = D::k_of(s, x), c = D::col_of(s, x);
-      if (k < 0 || k >= 32 || c < 0 || c >= 32 || k_seen[k] || c_seen[c]) return false;
-      k_seen[k] = c_seen[c] = true;
+    for (int x = 0; x < kK; ++x) {
+      const int k = D::k_of(s, x);
+      if (k < 0 || k >= 32 || k_seen[k]) return false;
+      k_seen[k] = true;
     }
   }
   for (int lc = 0; lc < D::kLaneCols; ++lc) {
@@ -348,15 +364,7 @@ struct Gfx11WmmaTiledDecode {
 // right pair and half of the right word, k in natural order.
 template <class L, class D>
 constexpr bool check_tiled_decode_map() {
-  if (D::kChunkK != 2 * kK || D::kCols != D::kAtomsN * kN) return false;
-  bool c_seen[32] = {};  // col_of: a bijection onto 0..31
-  for (int a = 0; a < D::kAtomsN; ++a) {
-    for (int x = 0; x < kN; ++x) {
-      const int c = D::col_of(a, x);
-      if (c < 0 || c >= 32 || c_seen[c]) return false;
-      c_seen[c] = true;
-    }
-  }
+  if (!chunk_columns_ok<D>()) return false;
   for (int lane = 0; lane < kLanes; ++lane) {
     for (int s = 0; s < 2; ++s) {
       for (int a = 0; a < D::kAtomsN; ++a) {
