@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "device_buffer.hpp"
+#include "floor_kernels.hpp"
 #include "l2_flush.hpp"
 
 namespace moecheck::bench {
@@ -173,6 +174,30 @@ CopyBandwidth measure_copy_bandwidth(Timer& timer, size_t bytes) {
     return c;
   }
   throw DeviceError("no memory for the copy-bandwidth buffers (2 x 64 MiB)");
+}
+
+LaunchFloor measure_launch_floor(Timer& timer) {
+  // The second word 1 MiB past the first, in another DRAM page and L2 line.
+  constexpr uint32_t kSecond = (1u << 20) / sizeof(uint32_t);
+  DeviceMemory chain((kSecond + 1) * sizeof(uint32_t));
+  DeviceMemory sink(sizeof(unsigned));
+  check_runtime(hipMemsetAsync(chain.data(), 0, chain.bytes(), timer.stream()), "zero the chain");
+  check_runtime(hipMemcpyAsync(chain.data(), &kSecond, sizeof(kSecond), hipMemcpyHostToDevice,
+                               timer.stream()),
+                "write the chain's first word");
+  TimingOptions o = timer.options();
+  o.max_stage_ms = 0;
+  LaunchFloor f;
+  f.empty =
+      timer.time([&] { check_runtime(enqueue_empty(timer.stream()), "empty kernel"); }, nullptr, o);
+  f.dependent_reads = timer.time(
+      [&] {
+        check_runtime(enqueue_dependent_reads(static_cast<const uint32_t*>(chain.data()),
+                                              static_cast<unsigned*>(sink.data()), timer.stream()),
+                      "dependent-reads kernel");
+      },
+      nullptr, o);
+  return f;
 }
 
 }  // namespace moecheck::bench

@@ -119,6 +119,17 @@ struct CopyBandwidth {
 };
 CopyBandwidth measure_copy_bandwidth(Timer& timer, size_t bytes);
 
+// What a launch costs before its bytes move, timed like a stage (the timer's flush and events):
+// an empty kernel, and a kernel that makes two dependent memory reads (floor_kernels.hpp), the
+// least a decode GEMM does before its weights stream (the block's expert, then its weights). A
+// stage of `bytes` cannot take less than `dependent_reads` + bytes / copy bandwidth, so
+// ceiling_pct() is the highest % of the copy bandwidth it can show (report.hpp).
+struct LaunchFloor {
+  Timing empty;
+  Timing dependent_reads;
+};
+LaunchFloor measure_launch_floor(Timer& timer);
+
 double median(std::vector<double> v);
 
 }  // namespace moecheck::bench

@@ -25,7 +25,10 @@
 // GB/s (bytes_model.hpp), that bandwidth as a percentage of a device-to-device copy measured
 // at the start of the same run, and for GEMM stages the percentage of the vendor's dense GEMM
 // of the same FLOPs (vendor_gemm.hpp: cuBLAS, or hipBLAS where present), also measured in the
-// same run: %vendor = vendor time / kernel time * 100.
+// same run: %vendor = vendor time / kernel time * 100. The launch floor (device_timing.hpp
+// LaunchFloor), also measured in the run, bounds what a short kernel can show: the CSV's
+// pct_copy_bw_ceiling is the %copyBW of a kernel that took the floor plus its bytes at copy
+// bandwidth (a decode step of a few MiB cannot reach more, however fast its loop).
 //
 // Exit status: 0 every selected case ran (a stage the implementation does not support is
 // reported as not_supported, not an error); 1 a case failed (error, broken guard band, device
@@ -793,6 +796,7 @@ int bench_main(int argc, char** argv) {
     info.flush_bytes = timer->flush_bytes();
     info.flush_note = timer->flush_note();
     info.copy = measure_copy_bandwidth(*timer, static_cast<size_t>(o.copy_mib) << 20);
+    info.floor = measure_launch_floor(*timer);
     if (!o.no_vendor) vendor = make_vendor_gemm(stream->get(), ctx.vendor_why);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "moecheck_bench: device set-up failed: %s\n", e.what());
@@ -808,6 +812,10 @@ int bench_main(int argc, char** argv) {
               info.implementation.c_str());
   std::printf("  copy bandwidth %.1f GB/s (device-to-device copy of %zu MiB, read + write)\n",
               info.copy.gbps, info.copy.bytes >> 20);
+  std::printf(
+      "  launch floor %.2f us (empty kernel), %.2f us (two dependent memory reads; a stage of B "
+      "bytes takes at least that + B / copy bandwidth: the CSV's pct_copy_bw_ceiling)\n",
+      info.floor.empty.median_us, info.floor.dependent_reads.median_us);
   std::printf("  vendor GEMM: %s\n",
               vendor ? info.vendor.c_str() : ("absent: " + info.vendor_note).c_str());
   std::printf("  timing: %d warm-up, median of up to %d launches (cap %.0f ms per stage), %s\n",

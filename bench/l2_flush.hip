@@ -1,5 +1,5 @@
 // The read flush's kernel (l2_flush.hpp). Compiled by the GPU variant's device compiler (nvcc
-// through moecheck/hip_compat.h, or ROCm's HIP): the bench's only device code.
+// through moecheck/hip_compat.h, or ROCm's HIP), like floor_kernels.hip.
 #include "l2_flush.hpp"
 
 #include <stdint.h>

@@ -21,6 +21,12 @@ double Row::pct_copy(double copy_gbps) const {
   return copy_gbps > 0 ? 100.0 * gbps() / copy_gbps : 0;
 }
 
+double Row::ceiling_pct(double copy_gbps, double floor_us) const {
+  if (!measured() || bytes <= 0 || copy_gbps <= 0) return 0;
+  const double copy_us = bytes / (copy_gbps * 1e3);
+  return 100.0 * copy_us / (copy_us + floor_us);
+}
+
 std::optional<double> Row::pct_vendor() const {
   if (!measured() || !vendor || vendor->median_us <= 0) return std::nullopt;
   return 100.0 * vendor->median_us / timing.median_us;
@@ -93,10 +99,12 @@ void write_file(const std::string& path, const std::string& text) {
 }  // namespace
 
 void write_csv(const std::string& path, const RunInfo& info, const std::vector<Row>& rows) {
+  const double floor_us = info.floor.dependent_reads.median_us;
   std::string out =
       "test,suite,kernel,stage,model,dtype,experts,top_k,hidden,inter,tokens,group,block_m,"
       "routes,touched_experts,M,N,K,flops,bytes,status,time_us,min_us,max_us,iters,tflops,"
-      "gbps,pct_copy_bw,copy_gbps,vendor_us,vendor_tflops,pct_vendor,device,message\n";
+      "gbps,pct_copy_bw,copy_gbps,floor_us,pct_copy_bw_ceiling,vendor_us,vendor_tflops,pct_vendor,"
+      "device,message\n";
   for (const Row& r : rows) {
     const bool ok = r.measured();
     const auto pv = r.pct_vendor();
@@ -106,10 +114,11 @@ void write_csv(const std::string& path, const RunInfo& info, const std::vector<R
                        r.top_k, r.hidden, r.inter, r.tokens, r.group, r.block_m, r.routes,
                        r.touched_experts, r.m, r.n, r.k, whole(r.flops), whole(r.bytes), r.status);
     out += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{}\n", ok ? num(r.timing.median_us) : "",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", ok ? num(r.timing.median_us) : "",
         ok ? num(r.timing.min_us) : "", ok ? num(r.timing.max_us) : "",
         ok ? std::to_string(r.timing.iters) : "", ok && r.flops > 0 ? num(r.tflops()) : "",
         ok ? num(r.gbps()) : "", ok ? num(r.pct_copy(info.copy.gbps)) : "", num(info.copy.gbps),
+        num(floor_us), ok && r.bytes > 0 ? num(r.ceiling_pct(info.copy.gbps, floor_us)) : "",
         v ? num(r.vendor->median_us) : "", v ? num(r.flops / (r.vendor->median_us * 1e6)) : "",
         pv ? num(*pv) : "", csv_field(info.device),
         csv_field(r.message.empty() ? r.vendor_note : r.message));
@@ -147,6 +156,11 @@ void write_json(const std::string& path, const RunInfo& info, const std::vector<
                          {"counted_bytes", 2 * info.copy.bytes},
                          {"timing", timing(info.copy.timing)},
                          {"gbps", info.copy.gbps}};
+  j["launch_floor"] = {{"empty_kernel", timing(info.floor.empty)},
+                       {"dependent_reads", timing(info.floor.dependent_reads)},
+                       {"note",
+                        "pct_copy_bw_ceiling = the bytes at copy bandwidth over (that time plus "
+                        "the dependent-reads floor), in percent"}};
   json list = json::array();
   for (const Row& r : rows) {
     json x = {{"test", r.test},
@@ -176,6 +190,10 @@ void write_json(const std::string& path, const RunInfo& info, const std::vector<
       x["tflops"] = r.flops > 0 ? json(r.tflops()) : json(nullptr);
       x["gbps"] = r.gbps();
       x["pct_copy_bw"] = r.pct_copy(info.copy.gbps);
+      if (r.bytes > 0) {
+        x["pct_copy_bw_ceiling"] =
+            r.ceiling_pct(info.copy.gbps, info.floor.dependent_reads.median_us);
+      }
       if (r.vendor) {
         x["vendor"] = timing(*r.vendor);
         x["vendor"]["tflops"] = r.flops / (r.vendor->median_us * 1e6);

@@ -32,9 +32,13 @@ struct Row {
   std::string vendor_note;       // why the vendor column is empty, when it is
 
   bool measured() const { return status == "ok" && timing.iters > 0; }
-  double tflops() const;                     // 0 when not measured or no FLOPs
-  double gbps() const;                       // bytes / time, 1 GB = 1e9 bytes
-  double pct_copy(double copy_gbps) const;   // gbps() as a percentage of the copy bandwidth
+  double tflops() const;                    // 0 when not measured or no FLOPs
+  double gbps() const;                      // bytes / time, 1 GB = 1e9 bytes
+  double pct_copy(double copy_gbps) const;  // gbps() as a percentage of the copy bandwidth
+  // The highest pct_copy a kernel can show for these bytes: one that took the launch floor's
+  // dependent reads plus the bytes at copy bandwidth (device_timing.hpp LaunchFloor); 0 where
+  // nothing was measured or no bytes move.
+  double ceiling_pct(double copy_gbps, double floor_us) const;
   std::optional<double> pct_vendor() const;  // vendor time / time * 100 (same FLOPs)
 };
 
@@ -42,6 +46,7 @@ struct RunInfo {
   std::string device, arch, implementation, vendor, vendor_note, flush_note, command;
   size_t l2_bytes = 0, memory_bytes = 0, flush_bytes = 0;
   CopyBandwidth copy;
+  LaunchFloor floor;
   TimingOptions timing;
   bool suite_inputs = false;
 };

@@ -7,6 +7,9 @@
 //   mc::FragA / mc::FragB   one lane's A / B elements as 32-bit words (two elements per word)
 //   mc::Acc                 one lane's kCElems fp32 accumulators
 //   mc::atom_mma<Dt>(c,a,b) c += a * b
+//   mc::atom_mma_n8<Dt>(c,a,b) c += a * b for columns 0..7 only (an n8 step, atom_layout.h):
+//                           FragBN8 holds B words 0 .. kN8BWords - 1, C elements >= kN8CElems
+//                           are left as they are
 //   mc::atom_load_a(lane,seg) an A fragment from a row-major tile in shared memory
 //   MC_HAS_ATOM             1 in a device pass that has an atom (sm_80+, gfx11), else 0
 //   kSubStepUnroll, kWarpAtomsM, MC_TILED_LAUNCH_BOUNDS
@@ -45,6 +48,7 @@ struct Words {
 };
 using FragA = Words<Layout::kAElems / 2>;
 using FragB = Words<Layout::kBElems / 2>;
+using FragBN8 = Words<Layout::kN8BWords>;
 struct Acc {
   float v[Layout::kCElems];
 };
@@ -85,25 +89,32 @@ typedef _Float16 mc_v16h __attribute__((ext_vector_type(16)));
 typedef float mc_v8f __attribute__((ext_vector_type(8)));
 #endif
 
+#if defined(MC_ATOM_MMA_SYNC)
+// One mma.sync m16n8k16: c[0..3] += a * {b0, b1} (PTX ISA fragment layout: atom_layout.h).
+template <class Dt>
+__device__ __forceinline__ void mma_16816(float* c, const FragA& a, uint32_t b0, uint32_t b1) {
+#define MC_MMA_16816(TYPE)                                           \
+  asm("mma.sync.aligned.m16n8k16.row.col.f32." TYPE "." TYPE         \
+      ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n" \
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])               \
+      : "r"(a.w[0]), "r"(a.w[1]), "r"(a.w[2]), "r"(a.w[3]), "r"(b0), "r"(b1))
+  if constexpr (Dt::kDtype == MC_BF16) {
+    MC_MMA_16816("bf16");
+  } else {
+    MC_MMA_16816("f16");
+  }
+#undef MC_MMA_16816
+}
+#endif
+
 // c += a * b over one 16x16x16 step.
 template <class Dt>
 __device__ __forceinline__ void atom_mma(Acc& c, const FragA& a, const FragB& b) {
 #if defined(MC_ATOM_MMA_SYNC)
   // Two m16n8k16: B words 0-1 (elements 0..3) and C 0..3 are n = 0..7, words 2-3 and C 4..7
   // are n = 8..15; the A fragment is shared.
-#define MC_MMA_16816(TYPE, C0, B0)                                                 \
-  asm("mma.sync.aligned.m16n8k16.row.col.f32." TYPE "." TYPE                       \
-      ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"               \
-      : "+f"(c.v[C0 + 0]), "+f"(c.v[C0 + 1]), "+f"(c.v[C0 + 2]), "+f"(c.v[C0 + 3]) \
-      : "r"(a.w[0]), "r"(a.w[1]), "r"(a.w[2]), "r"(a.w[3]), "r"(b.w[B0]), "r"(b.w[B0 + 1]))
-  if constexpr (Dt::kDtype == MC_BF16) {
-    MC_MMA_16816("bf16", 0, 0);
-    MC_MMA_16816("bf16", 4, 2);
-  } else {
-    MC_MMA_16816("f16", 0, 0);
-    MC_MMA_16816("f16", 4, 2);
-  }
-#undef MC_MMA_16816
+  mma_16816<Dt>(&c.v[0], a, b.w[0], b.w[1]);
+  mma_16816<Dt>(&c.v[4], a, b.w[2], b.w[3]);
 #elif defined(MC_ATOM_WMMA_GFX11)
   // clang-19: the bf16 builtin takes 16 x short (bf16 bits), the f16 one 16 x _Float16.
   mc_v8f acc = __builtin_bit_cast(mc_v8f, c);
@@ -115,6 +126,26 @@ __device__ __forceinline__ void atom_mma(Acc& c, const FragA& a, const FragB& b)
                                                      __builtin_bit_cast(mc_v16h, b), acc);
   }
   c = __builtin_bit_cast(Acc, acc);
+#else
+  // No atom on this target: never launched (see the file comment).
+  (void)c;
+  (void)a;
+  (void)b;
+#endif
+}
+
+// c += a * b for the step's columns n = 0..7 (an n8 step): one m16n8k16 on NVIDIA, the whole
+// atom on gfx11 (its columns 8..15 come out of whatever B words the lanes of those columns hold).
+template <class Dt>
+__device__ __forceinline__ void atom_mma_n8(Acc& c, const FragA& a, const FragBN8& b) {
+#if defined(MC_ATOM_MMA_SYNC)
+  mma_16816<Dt>(&c.v[0], a, b.w[0], b.w[1]);
+#elif defined(MC_ATOM_WMMA_GFX11)
+  static_assert(Layout::kN8BWords == Layout::kBElems / 2, "the whole atom's B");
+  FragB full;
+#pragma unroll
+  for (int i = 0; i < Layout::kN8BWords; ++i) full.w[i] = b.w[i];
+  atom_mma<Dt>(c, a, full);
 #else
   // No atom on this target: never launched (see the file comment).
   (void)c;

@@ -1,18 +1,22 @@
 // The fused family (the decode path): routing gather + dequant + dot in one kernel, on gptq_kn
 // weights (int32 [E, K/8, N], shuffled nibble order along K; scales [E, K/G, N]; zeros int32
-// [E, K/G, N/8], n = 8c + p at nibble p). Small block_m (1, 2, 4, 8): the block's tokens are rows
-// 0..7 of the matrix atom's A (atom.hpp), the weights its B, so the multiply-adds run on the
-// matrix units and the kernel's own instructions are the dequantisation alone (a decode step
-// must stream weights at memory speed; fp32 FMAs cannot keep up, see kernels/README.md).
+// [E, K/G, N/8], n = 8c + p at nibble p). Small block_m (1, 2, 4, 8): the kernel computes the
+// transposed product, the weights as the matrix atom's A (16 output columns by 16 k) and the
+// block's tokens as its B columns 0..7, in n8 steps (atom.hpp atom_mma_n8; on NVIDIA one
+// m16n8k16 per 16 columns, with no padded rows and the activations as loaded), so the
+// multiply-adds run on the matrix units and the kernel's own instructions are the dequantisation
+// alone (a decode step must stream weights at memory speed; fp32 FMAs cannot keep up, see
+// kernels/README.md).
 //
 // Grid: x = alignment blocks (device_common.hpp grid_blocks), y = tiles of kBN columns.
 // A CTA has 8 warps of 32 columns each: WarpsN along N (2, 4 or 8, so kBN = 64, 128 or 256) times
 // 8 / WarpsN along K (each warp a contiguous range of the K chunks). The launcher picks WarpsN per
 // launch from the grid it would make and the device's size (moecheck/fused_shape.h says how and
 // why: wide CTAs read the weights faster, narrow ones fill the device when few blocks have work).
-// No shared memory in the K loop: a lane loads its packed words and activations straight into
-// registers through the decode map (moecheck/atom_layout.h: which words and activations each lane
-// holds, and in which k and column order the fragments see them), kDepth chunks of 32 k ahead.
+// No shared memory in the K loop: a lane loads its packed words and its token's activations
+// straight into registers through the decode map (moecheck/atom_layout.h: which words and
+// activations each lane holds, and in which k and column order the fragments see them), kDepth
+// chunks of 32 k ahead.
 // Dequant: round((q - z) * s) to the dtype, per pair of weights (device_common.hpp PairDequant),
 // like the tiled family. Zeros: v2 stores z; v1 stores (z - 1) mod 16 and decodes as
 // (stored + 1) mod 16 — GPTQ v1's "+1", taken modulo 16 so that the format stays a bijection on
@@ -47,9 +51,8 @@ struct CtaShape {
   static constexpr int kBN = WarpsN * Decode::kCols;  // columns per CTA
   static_assert(kWarpsN * kWarpsK == moecheck::fused::kWarps, "8 warps");
 };
-constexpr int kMaxBlockM = 8;  // rows 8..15 of the atom never hold a token
-static_assert(moecheck::atom::act_rows_beyond_first_are_padding<Decode>(),
-              "a lane's rows r >= 1 are loaded as zeros");
+constexpr int kMaxBlockM = 8;               // the n8 step's B columns
+constexpr int kCElems = Layout::kN8CElems;  // the accumulators an n8 step updates
 constexpr int kReduceThreads = 256;
 
 struct FusedParams {
@@ -165,21 +168,21 @@ __device__ __forceinline__ void mma_chunk(Acc (&acc)[Decode::kAtomsN], const Chu
                                           const PairDequant<Dt> (&dq)[Decode::kLaneCols]) {
 #pragma unroll
   for (int s = 0; s < 2; ++s) {
-    FragA fa;
+    FragBN8 fb;  // the lane's token's activations, words of the loaded vectors
 #pragma unroll
-    for (int i = 0; i < Layout::kAElems / 2; ++i) {
-      const moecheck::atom::APick pick = Decode::a_word(s, i);
-      fa.w[i] = pick.r == 0 ? word(ch.act[pick.v], pick.j) : 0u;  // r >= 1: rows 8..15
+    for (int i = 0; i < Layout::kN8BWords; ++i) {
+      const moecheck::atom::APick pick = Decode::act_word(s, i);
+      fb.w[i] = word(ch.act[pick.v], pick.j);
     }
 #pragma unroll
     for (int a = 0; a < Decode::kAtomsN; ++a) {
-      FragB fb;
+      FragA fa;
 #pragma unroll
-      for (int i = 0; i < Layout::kBElems / 2; ++i) {
-        const moecheck::atom::Pick pick = Decode::b_word(s, a, i);
-        fb.w[i] = dq[Decode::lane_col(pick.w)](ch.w[pick.w], pick.p);
+      for (int i = 0; i < Layout::kAElems / 2; ++i) {
+        const moecheck::atom::Pick pick = Decode::w_word(s, a, i);
+        fa.w[i] = dq[Decode::lane_col(pick.w)](ch.w[pick.w], pick.p);
       }
-      atom_mma<Dt>(acc[a], fa, fb);
+      atom_mma_n8<Dt>(acc[a], fa, fb);
     }
   }
 }
@@ -187,11 +190,11 @@ __device__ __forceinline__ void mma_chunk(Acc (&acc)[Decode::kAtomsN], const Chu
 template <class Dt, int BM, int WarpsN>
 __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams p) {
 #if MC_HAS_ATOM
-  static_assert(BM <= kMaxBlockM, "the block's tokens are rows 0..7 of the atom");
+  static_assert(BM <= kMaxBlockM, "the block's tokens are B columns 0..7 of an n8 step");
   using Shape = CtaShape<WarpsN>;
   constexpr int kWarpsN = Shape::kWarpsN, kWarpsK = Shape::kWarpsK, kBN = Shape::kBN;
   constexpr int kDepth = Decode::kDepth;
-  constexpr int kTileElems = Decode::kAtomsN * Layout::kCElems;
+  constexpr int kTileElems = Decode::kAtomsN * kCElems;
   // Lane-minor, so that a warp's store of one accumulator touches 32 banks once each.
   __shared__ float s_red[kWarpsK][kWarpsN][kTileElems][kWarpSize];
   __shared__ int32_t s_id[BM];    // flat route id; -1: padded slot
@@ -207,13 +210,13 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
 
   // The block's ids, its expert and the padded length are read at once, before the exits: a
   // started block is below sorted_len / BM (grid_blocks), so the reads are in bounds, and the
-  // kernel pays one memory round trip for them, not three. Each lane reads the id of its own A
-  // row (no shared memory, no barrier before the K loop); s_id and s_weight are for the
+  // kernel pays one memory round trip for them, not three. Each lane reads the id of its own
+  // token (no shared memory, no barrier before the K loop); s_id and s_weight are for the
   // epilogue, behind its barrier.
-  const int row = Decode::act_row(lane, 0);
+  const int token = Decode::act_token(lane);
   const int32_t padded = *p.num_tokens_post_padded;
   const int32_t e = p.expert_ids[block];
-  const int32_t row_id = row < BM ? p.sorted_ids[block * BM + row] : -1;
+  const int32_t token_id = token < BM ? p.sorted_ids[block * BM + token] : -1;
   const int32_t slot_id = tid < BM ? p.sorted_ids[block * BM + tid] : -1;
   // Whole-CTA exits: past the padded length, or a block of a non-local expert (-1).
   if (block * BM >= padded) return;
@@ -263,15 +266,15 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
     }
     ls.z_shift[c] = 4 * (col % 8);
   }
-  ls.act = row_id >= 0 && row_id < p.numel ? p.a + (row_id / p.a_route_div) * p.lda +
-                                                 static_cast<int64_t>(c_begin) * Decode::kChunkK
-                                           : nullptr;
+  ls.act = token_id >= 0 && token_id < p.numel ? p.a + (token_id / p.a_route_div) * p.lda +
+                                                     static_cast<int64_t>(c_begin) * Decode::kChunkK
+                                               : nullptr;
 
   Acc acc[Decode::kAtomsN];
 #pragma unroll
   for (int a = 0; a < Decode::kAtomsN; ++a) {
 #pragma unroll
-    for (int v = 0; v < Layout::kCElems; ++v) acc[a].v[v] = 0.0f;
+    for (int v = 0; v < kCElems; ++v) acc[a].v[v] = 0.0f;
   }
   // kDepth chunks in flight: slot d holds chunk c + d; after its multiply it loads c + d + kDepth.
   Chunk ring[kDepth];
@@ -310,25 +313,23 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
 #pragma unroll
   for (int a = 0; a < Decode::kAtomsN; ++a) {
 #pragma unroll
-    for (int v = 0; v < Layout::kCElems; ++v) {
-      s_red[warp_k][warp_n][a * Layout::kCElems + v][lane] = acc[a].v[v];
-    }
+    for (int v = 0; v < kCElems; ++v) s_red[warp_k][warp_n][a * kCElems + v][lane] = acc[a].v[v];
   }
   __syncthreads();
   if (warp_k != 0) return;
 #pragma unroll
   for (int a = 0; a < Decode::kAtomsN; ++a) {
 #pragma unroll
-    for (int v = 0; v < Layout::kCElems; ++v) {
-      const moecheck::atom::Coord x = Layout::c(lane, v);
-      if (x.row >= BM) continue;
-      const int32_t id = s_id[x.row];
-      const int col = tile_n0 + Decode::col_of(a, x.col);
+    for (int v = 0; v < kCElems; ++v) {
+      const moecheck::atom::Coord x = Layout::c(lane, v);  // row: column slot, col: token
+      if (x.col >= BM) continue;
+      const int32_t id = s_id[x.col];
+      const int col = tile_n0 + Decode::col_of(a, x.row);
       if (id < 0 || col >= p.n) continue;
-      float sum = s_red[0][warp_n][a * Layout::kCElems + v][lane];
+      float sum = s_red[0][warp_n][a * kCElems + v][lane];
 #pragma unroll
-      for (int w = 1; w < kWarpsK; ++w) sum += s_red[w][warp_n][a * Layout::kCElems + v][lane];
-      sum *= s_weight[x.row];
+      for (int w = 1; w < kWarpsK; ++w) sum += s_red[w][warp_n][a * kCElems + v][lane];
+      sum *= s_weight[x.col];
       if (p.partial != nullptr) {
         p.partial[static_cast<int64_t>(id) * p.n + col] = sum;
       } else {

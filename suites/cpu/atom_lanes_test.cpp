@@ -130,6 +130,12 @@ std::string emulate_mma_sync_x2(WaveRegs<L>& r) {
   mma_m16n8k16(r.a, r.b, 2, r.c, 4);
   return "";
 }
+// The n8 step (atom.hpp atom_mma_n8): the first of the two only.
+template <class L>
+std::string emulate_mma_sync_n8(WaveRegs<L>& r) {
+  mma_m16n8k16(r.a, r.b, 0, r.c, 0);
+  return "";
+}
 
 // RDNA3 ISA, "Wave Matrix Multiply Accumulate" (v_wmma_f32_16x16x16_{f16,bf16}, wave32):
 //   A: lane l (0..15) holds row l, its 16 elements are k = 0..15 (element i in VGPR i/2, half
@@ -170,9 +176,11 @@ std::string emulate_wmma_gfx11(WaveRegs<L>& r) {
 
 // ---- the check ---------------------------------------------------------------------------------
 // C starts at a known matrix C0 (stored through the maps' c()), so the accumulate is checked too:
-// the atom computes C0 + A * B.
+// the atom computes C0 + A * B. An n8 step (n8 = true) is checked on the C elements it updates,
+// e < kN8CElems, which must be those of columns 0..7 (check_layout proves it; the emulation
+// shows the step computes them).
 template <class L, class Emulate>
-testing::AssertionResult atom_computes_product(Emulate emulate, unsigned seed) {
+testing::AssertionResult atom_computes_product(Emulate emulate, unsigned seed, bool n8 = false) {
   std::mt19937 rng(seed);
   const Mat a = random_matrix(rng), b = random_matrix(rng), c0 = random_matrix(rng);
   WaveRegs<L> r = load_through_maps<L>(a, b);
@@ -185,8 +193,9 @@ testing::AssertionResult atom_computes_product(Emulate emulate, unsigned seed) {
   const std::string invalid = emulate(r);
   if (!invalid.empty()) return testing::AssertionFailure() << "invalid input: " << invalid;
   for (int lane = 0; lane < atom::kLanes; ++lane) {
-    for (int e = 0; e < L::kCElems; ++e) {
+    for (int e = 0; e < (n8 ? L::kN8CElems : L::kCElems); ++e) {
       const atom::Coord x = L::c(lane, e);
+      if (n8 && x.col >= 8) continue;  // gfx11's whole-atom n8 step also computes these
       float want = c0[x.row][x.col];
       for (int k = 0; k < 16; ++k) want += a[x.row][k] * b[k][x.col];
       if (r.c[lane][e] != want) {
@@ -207,17 +216,22 @@ template <class L>
 testing::AssertionResult wmma_ok(unsigned seed) {
   return atom_computes_product<L>(emulate_wmma_gfx11<L>, seed);
 }
+template <class L>
+testing::AssertionResult mma_sync_n8_ok(unsigned seed) {
+  return atom_computes_product<L>(emulate_mma_sync_n8<L>, seed, /*n8=*/true);
+}
 
 // ---- deliberately wrong maps -------------------------------------------------------------------
-// Each is the real layout with one plausible bug; all but the last pass check_layout(), so only
-// the emulation can tell.
+// Each is the real layout with one plausible bug; those asserted to pass check_layout() below
+// can only be told by the emulation.
 // NVIDIA: A elements {0,1} and {2,3} swapped (rows g and g+8 exchanged in the first k half).
 struct MmaSyncASwapped : atom::MmaSyncLayout {
   static constexpr atom::Coord a(int lane, int e) {
     return atom::MmaSyncLayout::a(lane, e < 4 ? e ^ 2 : e);
   }
 };
-// NVIDIA: the two m16n8k16 halves of B exchanged (elements 0..3 taken from n = 8..15).
+// NVIDIA: the two m16n8k16 halves of B exchanged (elements 0..3 taken from n = 8..15). Its B
+// columns 0..7 are then outside an n8 step's words, which check_layout() refuses too.
 struct MmaSyncBHalvesSwapped : atom::MmaSyncLayout {
   static constexpr atom::Coord b(int lane, int e) {
     return atom::MmaSyncLayout::b(lane, (e + 4) % 8);
@@ -236,7 +250,7 @@ struct Gfx11AUpperDiffers : atom::Gfx11WmmaLayout {
   static constexpr atom::Coord a(int lane, int e) { return {lane < 16 ? lane : 31 - lane, e}; }
 };
 static_assert(atom::check_layout<MmaSyncASwapped>());
-static_assert(atom::check_layout<MmaSyncBHalvesSwapped>());
+static_assert(!atom::check_layout<MmaSyncBHalvesSwapped>());
 static_assert(atom::check_layout<Gfx11CBlocked>());
 static_assert(atom::check_layout<Gfx11AShifted>());
 static_assert(atom::check_layout<Gfx11AUpperDiffers>());
@@ -249,6 +263,16 @@ TEST(AtomLanes, MmaSyncMapsComputeTheProduct) {
 
 TEST(AtomLanes, Gfx11WmmaMapsComputeTheProduct) {
   for (unsigned seed = 1; seed <= 20; ++seed) EXPECT_TRUE(wmma_ok<atom::Gfx11WmmaLayout>(seed));
+}
+
+TEST(AtomLanes, N8StepComputesColumns0To7) {
+  for (unsigned seed = 1; seed <= 20; ++seed) {
+    EXPECT_TRUE(mma_sync_n8_ok<atom::MmaSyncLayout>(seed));
+    EXPECT_TRUE((atom_computes_product<atom::Gfx11WmmaLayout>(
+        emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, seed, /*n8=*/true)));
+  }
+  EXPECT_FALSE(mma_sync_n8_ok<MmaSyncBHalvesSwapped>(1));
+  EXPECT_FALSE(mma_sync_n8_ok<MmaSyncASwapped>(1));
 }
 
 TEST(AtomLanes, WrongMapsFail) {
@@ -363,32 +387,33 @@ TEST(Int4Order, UnshuffledGptqIsNotWhatTheKernelsDecode) {
   EXPECT_GT(bad, 0);
 }
 
-// ---- decode maps (the fused family's; the tiled family's are at the end)
-// ------------------------- One chunk of a GEMM kernel, on the CPU: 32 k x 32 columns of packed
-// words and the activations go into each lane's fragments through a decode map exactly as the
-// kernel builds them (the lane's words, pair_of_word, a_word, b_word), two steps x two atoms of the
-// emulated instruction run, and the accumulators are read back through the atom's c() and the map's
-// col_of(). Every row and column must hold sum_k act[m][k] * q[k][n]. Two row modes: the fused
-// kernel's (tokens in rows 0..7, a lane's rows r >= 1 taken as zero words: rows 8..15 must come out
-// zero) and all 16 rows loaded (the map itself is right for a full tile; ActRows::tiled).
+// ---- decode maps (the fused family's; the tiled family's are at the end) ------------------------
+// One chunk of a GEMM kernel, on the CPU: 32 k x 32 columns of packed words and the activations go
+// into each lane's fragments through a decode map exactly as the kernel builds them (the lane's
+// words, pair_of_word, and the activation words), two steps x two atoms of the emulated
+// instruction run, and the accumulators are read back through the atom's c() and the map's
+// col_of(). Every token and column must hold sum_k act[token][k] * q[k][column]. The fused family
+// computes the transposed product in n8 steps (weights as A, tokens 0..7 as B's columns: C is
+// (column slot, token)); the tiled family the plain one, 16 rows of tokens (C is (token, column
+// slot)).
 namespace {
 
 struct DecodeChunk {
   float q[32][32] = {};        // [k][column], 0..15
-  float act[16][32] = {};      // [token slot][k]; fused rows: 8..15 zero, as the kernel loads them
+  float act[16][32] = {};      // [token][k]; fused chunks: tokens 8..15 zero (never in a block)
   uint32_t words[4][32] = {};  // [word row][column]: k = 8r + k_of_nibble(p) at nibble p
 };
 
-enum class ActRows { fused, tiled };
+enum class Family { fused, tiled };
 
-DecodeChunk random_chunk(unsigned seed, ActRows rows) {
+DecodeChunk random_chunk(unsigned seed, Family f) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> nib(0, 15), small(-3, 3);
   DecodeChunk d;
   for (int k = 0; k < 32; ++k) {
     for (int n = 0; n < 32; ++n) d.q[k][n] = static_cast<float>(nib(rng));
   }
-  for (int m = 0; m < (rows == ActRows::fused ? 8 : 16); ++m) {
+  for (int m = 0; m < (f == Family::fused ? 8 : 16); ++m) {
     for (int k = 0; k < 32; ++k) d.act[m][k] = static_cast<float>(small(rng));
   }
   for (int r = 0; r < 4; ++r) {
@@ -407,9 +432,11 @@ uint32_t pack_bf16(float lo, float hi) {
 
 // Runs one chunk: for each step s and atom a, fill(s, a, regs) loads A and B fragments (as a
 // kernel builds them), the emulated instruction accumulates, and the accumulators, read back
-// through the atom's c() and the map's col_of(), must hold sum_k act[m][k] * q[k][n].
+// through the atom's c() and the map's col_of() (fused: C elements < kN8CElems, row = column
+// slot, column = token; tiled: every C element, row = token, column = column slot), must hold
+// sum_k act[token][k] * q[k][column].
 template <class L, class D, class Emulate, class Fill>
-testing::AssertionResult chunk_ok(const DecodeChunk& d, Emulate emulate, Fill fill) {
+testing::AssertionResult chunk_ok(Family f, const DecodeChunk& d, Emulate emulate, Fill fill) {
   float acc[D::kAtomsN][atom::kLanes][L::kCElems] = {};
   for (int s = 0; s < 2; ++s) {
     for (int a = 0; a < D::kAtomsN; ++a) {
@@ -425,17 +452,19 @@ testing::AssertionResult chunk_ok(const DecodeChunk& d, Emulate emulate, Fill fi
       }
     }
   }
+  const int elems = f == Family::fused ? L::kN8CElems : L::kCElems;
   for (int a = 0; a < D::kAtomsN; ++a) {
     for (int lane = 0; lane < atom::kLanes; ++lane) {
-      for (int e = 0; e < L::kCElems; ++e) {
+      for (int e = 0; e < elems; ++e) {
         const atom::Coord x = L::c(lane, e);
-        const int n = D::col_of(a, x.col);
+        const int token = f == Family::fused ? x.col : x.row;
+        const int n = D::col_of(a, f == Family::fused ? x.row : x.col);
         float want = 0;
-        for (int k = 0; k < 32; ++k) want += d.act[x.row][k] * d.q[k][n];
+        for (int k = 0; k < 32; ++k) want += d.act[token][k] * d.q[k][n];
         if (acc[a][lane][e] != want) {
           return testing::AssertionFailure()
                  << "mismatch: atom " << a << " lane " << lane << " C element " << e << " is token "
-                 << x.row << " column " << n << ": " << acc[a][lane][e] << ", act * q " << want;
+                 << token << " column " << n << ": " << acc[a][lane][e] << ", act * q " << want;
         }
       }
     }
@@ -443,39 +472,33 @@ testing::AssertionResult chunk_ok(const DecodeChunk& d, Emulate emulate, Fill fi
   return testing::AssertionSuccess();
 }
 
-// The bf16 word of a B fragment: pair p of a packed word, as the kernels dequantise it (q only).
+// The bf16 word of a weight fragment: pair p of a packed word, as the kernels dequantise it (q
+// only).
 uint32_t pair_word(uint32_t packed, int p) {
   const uint32_t pair = int4::pair_of_word(packed, p);
   return pack_bf16(static_cast<float>(pair & 15u), static_cast<float>(pair >> 16));
 }
 
-// B fragments of step s, atom a through a fused-family map D: the lane's words, pair by pair.
-template <class L, class D>
-void fused_b_words(const DecodeChunk& d, int s, int a, WaveRegs<L>& r) {
-  for (int lane = 0; lane < atom::kLanes; ++lane) {
-    for (int i = 0; i < L::kBElems / 2; ++i) {
-      const atom::Pick pick = D::b_word(s, a, i);
-      const atom::Coord w = D::word(lane, pick.w);
-      r.b[lane][i] = pair_word(d.words[w.row][w.col], pick.p);
-    }
-  }
-}
-
-// A fused-family chunk (the maps' words, a_word's activation vectors).
+// A fused-family chunk: A of step s, atom a is the lane's words pair by pair (w_word), B the
+// lane's token's activation words (act_word) in the first kN8BWords registers, as the kernel
+// hands them to an n8 step.
 template <class L, class D, class Emulate>
-testing::AssertionResult decode_chunk_ok(Emulate emulate, unsigned seed, ActRows rows,
-                                         ActRows load_rows) {
-  const DecodeChunk d = random_chunk(seed, rows);
-  return chunk_ok<L, D>(d, emulate, [&](int s, int a, WaveRegs<L>& r) {
+testing::AssertionResult fused_chunk_ok(Emulate emulate, unsigned seed) {
+  const DecodeChunk d = random_chunk(seed, Family::fused);
+  return chunk_ok<L, D>(Family::fused, d, emulate, [&](int s, int a, WaveRegs<L>& r) {
     for (int lane = 0; lane < atom::kLanes; ++lane) {
       for (int i = 0; i < L::kAElems / 2; ++i) {
-        const atom::APick pick = D::a_word(s, i);
-        if (load_rows == ActRows::fused && pick.r > 0) continue;  // a zero word
-        const int row = D::act_row(lane, pick.r), k = D::act_k(lane, pick.v) + 2 * pick.j;
-        r.a[lane][i] = pack_bf16(d.act[row][k], d.act[row][k + 1]);
+        const atom::Pick pick = D::w_word(s, a, i);
+        const atom::Coord w = D::word(lane, pick.w);
+        r.a[lane][i] = pair_word(d.words[w.row][w.col], pick.p);
+      }
+      const int token = D::act_token(lane);
+      for (int i = 0; i < L::kN8BWords; ++i) {
+        const atom::APick pick = D::act_word(s, i);
+        const int k = D::act_k(lane, pick.v) + 2 * pick.j;
+        r.b[lane][i] = pack_bf16(d.act[token][k], d.act[token][k + 1]);
       }
     }
-    fused_b_words<L, D>(d, s, a, r);
   });
 }
 
@@ -483,60 +506,52 @@ testing::AssertionResult decode_chunk_ok(Emulate emulate, unsigned seed, ActRows
 // and the emulation shows the wrong numbers it would produce.
 // NVIDIA: the two columns of a lane's word pair read back exchanged (C's col_of off).
 struct MmaSyncDecodeColsSwapped : atom::MmaSyncDecode {
-  static constexpr int col_of(int a, int nslot) {
-    return atom::MmaSyncDecode::col_of(a, (nslot + 8) % 16);
+  static constexpr int col_of(int a, int mslot) {
+    return atom::MmaSyncDecode::col_of(a, (mslot + 8) % 16);
   }
 };
 // NVIDIA: the two pairs of a step taken in the wrong order (k 2..3 where 0..1 belong).
 struct MmaSyncDecodePairsSwapped : atom::MmaSyncDecode {
-  static constexpr atom::Pick b_word(int s, int a, int i) {
-    return {2 * a + i / 2, 2 * s + 1 - i % 2};
+  static constexpr atom::Pick w_word(int s, int a, int i) {
+    return {2 * a + i % 2, 2 * s + 1 - i / 2};
   }
+};
+// NVIDIA: each lane loads the next token's activations.
+struct MmaSyncDecodeTokenShifted : atom::MmaSyncDecode {
+  static constexpr int act_token(int lane) { return (lane / 4 + 1) % 8; }
 };
 // gfx11: the activation vectors of the two steps exchanged.
 struct Gfx11DecodeStepsSwapped : atom::Gfx11WmmaDecode {
-  static constexpr atom::APick a_word(int s, int i) { return {0, 2 * (1 - s) + i / 4, i % 4}; }
+  static constexpr atom::APick act_word(int s, int i) { return {2 * (1 - s) + i / 4, i % 4}; }
 };
 static_assert(!atom::check_decode_map<atom::MmaSyncLayout, MmaSyncDecodeColsSwapped>());
 static_assert(!atom::check_decode_map<atom::MmaSyncLayout, MmaSyncDecodePairsSwapped>());
+static_assert(!atom::check_decode_map<atom::MmaSyncLayout, MmaSyncDecodeTokenShifted>());
 static_assert(!atom::check_decode_map<atom::Gfx11WmmaLayout, Gfx11DecodeStepsSwapped>());
 
 }  // namespace
 
 TEST(DecodeMaps, MmaSyncChunkComputesActTimesWeights) {
-  for (const ActRows rows : {ActRows::fused, ActRows::tiled}) {
-    for (unsigned seed = 1; seed <= 10; ++seed) {
-      EXPECT_TRUE((decode_chunk_ok<atom::MmaSyncLayout, atom::MmaSyncDecode>(
-          emulate_mma_sync_x2<atom::MmaSyncLayout>, seed, rows, rows)));
-    }
+  for (unsigned seed = 1; seed <= 10; ++seed) {
+    EXPECT_TRUE((fused_chunk_ok<atom::MmaSyncLayout, atom::MmaSyncDecode>(
+        emulate_mma_sync_n8<atom::MmaSyncLayout>, seed)));
   }
 }
 
 TEST(DecodeMaps, Gfx11ChunkComputesActTimesWeights) {
-  for (const ActRows rows : {ActRows::fused, ActRows::tiled}) {
-    for (unsigned seed = 1; seed <= 10; ++seed) {
-      EXPECT_TRUE((decode_chunk_ok<atom::Gfx11WmmaLayout, atom::Gfx11WmmaDecode>(
-          emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, seed, rows, rows)));
-    }
+  for (unsigned seed = 1; seed <= 10; ++seed) {
+    EXPECT_TRUE((fused_chunk_ok<atom::Gfx11WmmaLayout, atom::Gfx11WmmaDecode>(
+        emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, seed)));
   }
-}
-
-// The fused kernel's shortcut (a lane's rows r >= 1 taken as zero words) holds for its chunks
-// only: on a tiled chunk, whose rows 8..15 hold tokens, it computes wrong numbers.
-TEST(DecodeMaps, FusedRowShortcutLosesTiledRows) {
-  EXPECT_FALSE((decode_chunk_ok<atom::MmaSyncLayout, atom::MmaSyncDecode>(
-      emulate_mma_sync_x2<atom::MmaSyncLayout>, 3, ActRows::tiled, ActRows::fused)));
 }
 
 TEST(DecodeMaps, WrongMapsComputeWrongNumbers) {
-  for (const ActRows rows : {ActRows::fused, ActRows::tiled}) {
-    EXPECT_FALSE((decode_chunk_ok<atom::MmaSyncLayout, MmaSyncDecodeColsSwapped>(
-        emulate_mma_sync_x2<atom::MmaSyncLayout>, 1, rows, rows)));
-    EXPECT_FALSE((decode_chunk_ok<atom::MmaSyncLayout, MmaSyncDecodePairsSwapped>(
-        emulate_mma_sync_x2<atom::MmaSyncLayout>, 1, rows, rows)));
-    EXPECT_FALSE((decode_chunk_ok<atom::Gfx11WmmaLayout, Gfx11DecodeStepsSwapped>(
-        emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, 1, rows, rows)));
-  }
+  const auto n8 = emulate_mma_sync_n8<atom::MmaSyncLayout>;
+  EXPECT_FALSE((fused_chunk_ok<atom::MmaSyncLayout, MmaSyncDecodeColsSwapped>(n8, 1)));
+  EXPECT_FALSE((fused_chunk_ok<atom::MmaSyncLayout, MmaSyncDecodePairsSwapped>(n8, 1)));
+  EXPECT_FALSE((fused_chunk_ok<atom::MmaSyncLayout, MmaSyncDecodeTokenShifted>(n8, 1)));
+  EXPECT_FALSE((fused_chunk_ok<atom::Gfx11WmmaLayout, Gfx11DecodeStepsSwapped>(
+      emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, 1)));
 }
 
 TEST(Int4Order, PairOfWordIsTheTwoKOfAPair) {
@@ -613,8 +628,8 @@ testing::AssertionResult a_segments_ok(Load load, unsigned seed) {
 // is pair p of word row r of the lane's column lc (b_pick).
 template <class L, class D, class Emulate, class Load>
 testing::AssertionResult tiled_chunk_ok(Emulate emulate, Load load, unsigned seed) {
-  const DecodeChunk d = random_chunk(seed, ActRows::tiled);
-  return chunk_ok<L, D>(d, emulate, [&](int s, int a, WaveRegs<L>& r) {
+  const DecodeChunk d = random_chunk(seed, Family::tiled);
+  return chunk_ok<L, D>(Family::tiled, d, emulate, [&](int s, int a, WaveRegs<L>& r) {
     load([&](int row, int k) { return d.act[row][16 * s + k]; }, r.a);
     for (int lane = 0; lane < atom::kLanes; ++lane) {
       for (int i = 0; i < L::kBElems / 2; ++i) {
@@ -685,12 +700,4 @@ TEST(DecodeMaps, WrongTiledMapsComputeWrongNumbers) {
   EXPECT_FALSE((tiled_chunk_ok<atom::MmaSyncLayout, MmaSyncTiledColsReversed>(mma, ldm, 1)));
   EXPECT_FALSE((tiled_chunk_ok<atom::Gfx11WmmaLayout, Gfx11TiledStepsSwapped>(
       emulate_wmma_gfx11<atom::Gfx11WmmaLayout>, own_segments<atom::Gfx11WmmaLayout>, 1)));
-  // The fused map's k order with the tiled kernel's A: the NVIDIA fused map is not natural-k, so
-  // its words against ldmatrix's A give wrong numbers (why the tiled family has its own map).
-  const DecodeChunk d = random_chunk(1, ActRows::tiled);
-  EXPECT_FALSE((chunk_ok<atom::MmaSyncLayout, atom::MmaSyncDecode>(
-      d, mma, [&](int s, int a, WaveRegs<atom::MmaSyncLayout>& r) {
-        ldm([&](int row, int k) { return d.act[row][16 * s + k]; }, r.a);
-        fused_b_words<atom::MmaSyncLayout, atom::MmaSyncDecode>(d, s, a, r);
-      })));
 }

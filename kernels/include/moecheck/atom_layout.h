@@ -15,8 +15,13 @@
 //
 // Runs: elements e .. e+kARun-1 (e a multiple of kARun) of an A fragment sit at consecutive k
 // (same m), and likewise kBRun for B along k (same n); runs are at least 2, so a fragment word
-// holds two consecutive k, which the decode maps below build on. check_layout() below proves
-// these properties.
+// holds two consecutive k, which the decode maps below build on.
+//
+// An n8 step computes only D[:, 0..7] from A and B[:, 0..7] (the fused kernel's at most 8 tokens
+// are those B columns): it reads B words 0 .. kN8BWords - 1 and updates C elements 0 ..
+// kN8CElems - 1, which hold every B and C element of columns 0..7. On NVIDIA that is one
+// m16n8k16 (half the atom); gfx11 has no narrower WMMA, so there it is the whole atom.
+// check_layout() below proves these properties.
 #ifndef MOECHECK_ATOM_LAYOUT_H
 #define MOECHECK_ATOM_LAYOUT_H
 
@@ -50,6 +55,7 @@ struct Coord {
 struct MmaSyncLayout {
   static constexpr int kAElems = 8, kBElems = 8, kCElems = 8;
   static constexpr int kARun = 2, kBRun = 2;
+  static constexpr int kN8BWords = 2, kN8CElems = 4;  // the first m16n8k16
   static MC_ATOM_HD constexpr Coord a(int lane, int e) {
     return {lane / 4 + 8 * ((e / 2) % 2), 2 * (lane % 4) + e % 2 + 8 * (e / 4)};
   }
@@ -73,6 +79,7 @@ struct MmaSyncLayout {
 struct Gfx11WmmaLayout {
   static constexpr int kAElems = 16, kBElems = 16, kCElems = 8;
   static constexpr int kARun = 16, kBRun = 16;
+  static constexpr int kN8BWords = 8, kN8CElems = 8;  // the whole atom
   static MC_ATOM_HD constexpr Coord a(int lane, int e) { return {lane % 16, e}; }
   static MC_ATOM_HD constexpr Coord b(int lane, int e) { return {e, lane % 16}; }
   static MC_ATOM_HD constexpr Coord c(int lane, int e) { return {2 * e + lane / 16, lane % 16}; }
@@ -102,11 +109,13 @@ constexpr bool check_layout() {
       if (x.row < 0 || x.row >= kK || x.col < 0 || x.col >= kN) return false;
       const Coord first = L::b(lane, e - e % L::kBRun);
       if (x.col != first.col || x.row != first.row + e % L::kBRun) return false;
+      if (x.col < 8 && e / 2 >= L::kN8BWords) return false;  // outside an n8 step's B
       b_seen[x.row][x.col] = true;
     }
     for (int e = 0; e < L::kCElems; ++e) {
       const Coord x = L::c(lane, e);
       if (x.row < 0 || x.row >= kM || x.col < 0 || x.col >= kN) return false;
+      if (x.col < 8 && e >= L::kN8CElems) return false;  // outside an n8 step's C
       ++c_seen[x.row][x.col];
     }
   }
@@ -116,7 +125,8 @@ constexpr bool check_layout() {
     }
   }
   return L::kAElems % L::kARun == 0 && L::kBElems % L::kBRun == 0 && L::kARun % 2 == 0 &&
-         L::kBRun % 2 == 0 && L::kCElems * kLanes == kM * kN;
+         L::kBRun % 2 == 0 && L::kCElems * kLanes == kM * kN && L::kN8BWords <= L::kBElems / 2 &&
+         L::kN8CElems <= L::kCElems;
 }
 
 // A fragments from a row-major tile in shared memory (the tiled kernel): 16 rows by 16 k, each
@@ -133,87 +143,85 @@ constexpr bool check_layout() {
 static_assert(check_layout<MmaSyncLayout>(), "mma.sync m16n8k16 x2 layout is inconsistent");
 static_assert(check_layout<Gfx11WmmaLayout>(), "gfx11 WMMA layout is inconsistent");
 
-// ---- decode: packed int4 words straight into B fragments (both GEMM families) -----------------
-// Both families hand packed int4 words to the atom with no dequantised tile in memory: the fused
-// kernel streams shuffled gptq_kn words from global memory into registers, the tiled kernel
-// reads exllama_nk words from a raw shared-memory tile. Either way word (r, n) of a chunk holds
-// k = 8r .. 8r+7 of column n, and (word >> 4p) & 0x000F000F is the pair k = 2p (low half), 2p + 1
-// (high half) (moecheck/nibble_order.h, pair_of_word). A warp's tile per chunk is kChunkK = 32 k
-// (two atom steps s = 0, 1) by kCols = 32 columns (two atoms a = 0, 1 along n), by the atom's 16
-// rows of A. The fused family's maps come first; the tiled family's (natural k order) follow.
+// ---- fused decode: packed int4 words straight into A fragments, tokens as B columns -----------
+// The fused kernel (decode, at most 8 tokens a block) streams shuffled gptq_kn words from global
+// memory into registers with no dequantised tile anywhere. It computes the transposed product:
+// the weights are the atom's A (row m = an output column, col = k), the block's tokens its B
+// columns 0..7, so D[column][token] = sum_k W[k][column] * act[token][k], and an n8 step (above)
+// does it with no padding on NVIDIA: one m16n8k16 per 16 columns by 16 k, no zero A rows, and the
+// activation vector the lane loads is its B fragment as it is (no register copies).
 //
-// A dot product does not care in which order k is summed, nor which fragment column holds which
-// output column, so a decode map picks the order of k, `k_of(s, kslot)`, and of columns,
-// `col_of(a, nslot)`, that hand each lane whole words:
+// Word (r, n) of a chunk holds k = 8r .. 8r+7 of column n, and (word >> 4p) & 0x000F000F is the
+// pair k = 2p (low half), 2p + 1 (high half) (moecheck/nibble_order.h, pair_of_word). A warp's
+// tile per chunk is kChunkK = 32 k (two atom steps s = 0, 1) by kCols = 32 columns (two atoms
+// a = 0, 1 along the columns). A dot product does not care in which order k is summed, nor which
+// fragment row holds which output column, so a decode map picks the order of k, `k_of(s, kslot)`,
+// and of columns, `col_of(a, mslot)`, that hand each lane whole words:
 //   word(lane, w)     the lane's word w (w < kWords): {row r = k / 8 within the chunk, column};
 //                     words w .. w + kWordRun - 1 are consecutive columns of one row (one load)
 //   lane_col(w)       which of the lane's kLaneCols columns word w is (scales and zeros per column)
-//   b_word(s, a, i)   B fragment word i of step s, atom a: {the lane's word w, pair p}
-//   act_row(lane, r)  the A rows the lane loads (r < kActRows); act_k(lane, v) the k offset of its
-//                     v-th activation vector of a row (8 consecutive k, one 16-byte load), v <
-//                     kActVecs
-//   a_word(s, i)      A fragment word i: {row r, vector v, 32-bit word j of it}
+//   w_word(s, a, i)   A fragment word i of step s, atom a: {the lane's word w, pair p}
+//   act_token(lane)   the token (B column) whose activations the lane loads: act_k(lane, v) is the
+//                     k offset of its v-th vector (8 consecutive k, one 16-byte load), v < kActVecs
+//   act_word(s, i)    B fragment word i (i < the layout's kN8BWords): {vector v, 32-bit word j}
 //   kDepth            chunks in flight per lane in the fused kernel (registers: the gfx11 map
 //                     holds more per chunk)
-// check_decode_map() proves that the fragments the lane builds this way are exactly A[m][k_of]
-// and W[k_of][col_of] for the atom's own maps, so the atom computes the chunk's dot products.
-// The fused kernel's block has at most 8 tokens, rows 0..7: it loads row r = 0 only and uses
-// zero words for r >= 1, which act_rows_beyond_first_are_padding() proves are rows 8..15. The
-// tiled kernel loads every row.
-struct Pick {  // a B fragment word
+// check_decode_map() proves that the fragments the lane builds this way are exactly
+// W[k_of][col_of] and act[token][k_of] for the atom's own maps, so an n8 step computes the
+// chunk's dot products; a lane whose token is not in the block loads zeros.
+struct Pick {  // a weight fragment word
   int w;       // the lane's word
   int p;       // the pair of that word
 };
-struct APick {  // an A fragment word
-  int r;        // the lane's row (act_row(lane, r))
-  int v;        // the activation vector of that row
+struct APick {  // an activation fragment word
+  int v;        // the lane's activation vector
   int j;        // the 32-bit word of that vector
 };
 
 // NVIDIA (MmaSyncLayout), g = lane / 4, t = lane % 4: lane loads row t, columns 4g .. 4g+3 (one
 // 16-byte load of gptq_kn: 8 lanes of equal t read 128 contiguous bytes), and the 8 activations at
-// k = 8t .. 8t+7 of rows g and g + 8. B element (kslot 2t + 8q + h, nslot g + 8u) of step s, atom a
-// is k = 8t + 4s + 2q + h of column 4g + 2a + u.
+// k = 8t .. 8t+7 of token g. A element (mslot g + 8u, kslot 2t + 8q + h) of step s, atom a is
+// k = 8t + 4s + 2q + h of column 4g + 2a + u; B word i of step s is activation word 2s + i.
 struct MmaSyncDecode {
   static constexpr int kChunkK = 32, kCols = 32, kAtomsN = 2;
-  static constexpr int kWords = 4, kWordRun = 4, kLaneCols = 4, kActRows = 2, kActVecs = 1;
+  static constexpr int kWords = 4, kWordRun = 4, kLaneCols = 4, kActVecs = 1;
   static constexpr int kDepth = 4;
   static MC_ATOM_HD constexpr int k_of(int s, int kslot) {
     return 8 * ((kslot % 8) / 2) + 4 * s + 2 * (kslot / 8) + kslot % 2;
   }
-  static MC_ATOM_HD constexpr int col_of(int a, int nslot) {
-    return 4 * (nslot % 8) + 2 * a + nslot / 8;
+  static MC_ATOM_HD constexpr int col_of(int a, int mslot) {
+    return 4 * (mslot % 8) + 2 * a + mslot / 8;
   }
   static MC_ATOM_HD constexpr Coord word(int lane, int w) { return {lane % 4, 4 * (lane / 4) + w}; }
   static MC_ATOM_HD constexpr int lane_col(int w) { return w; }
-  static MC_ATOM_HD constexpr Pick b_word(int s, int a, int i) {
-    return {2 * a + i / 2, 2 * s + i % 2};
+  static MC_ATOM_HD constexpr Pick w_word(int s, int a, int i) {
+    return {2 * a + i % 2, 2 * s + i / 2};
   }
-  static MC_ATOM_HD constexpr int act_row(int lane, int r) { return lane / 4 + 8 * r; }
+  static MC_ATOM_HD constexpr int act_token(int lane) { return lane / 4; }
   static MC_ATOM_HD constexpr int act_k(int lane, int v) { return 8 * (lane % 4) + 8 * v; }
-  static MC_ATOM_HD constexpr APick a_word(int s, int i) { return {i % 2, 0, 2 * s + i / 2}; }
+  static MC_ATOM_HD constexpr APick act_word(int s, int i) { return {0, 2 * s + i}; }
 };
 
 // gfx11 (Gfx11WmmaLayout): k and columns in natural order; lane l holds column l % 16 of each
 // atom, so it loads rows 0..3 of columns l % 16 and 16 + l % 16 (4-byte loads: 16 lanes read 64
 // contiguous bytes of gptq_kn; lanes 16..31 repeat them, as the instruction requires), and the 32
-// activations of row l % 16.
+// activations of token l % 16 (tokens 8..15 never exist: zeros).
 struct Gfx11WmmaDecode {
   static constexpr int kChunkK = 32, kCols = 32, kAtomsN = 2;
-  static constexpr int kWords = 8, kWordRun = 1, kLaneCols = 2, kActRows = 1, kActVecs = 4;
+  static constexpr int kWords = 8, kWordRun = 1, kLaneCols = 2, kActVecs = 4;
   static constexpr int kDepth = 1;
   static MC_ATOM_HD constexpr int k_of(int s, int kslot) { return 16 * s + kslot; }
-  static MC_ATOM_HD constexpr int col_of(int a, int nslot) { return 16 * a + nslot; }
+  static MC_ATOM_HD constexpr int col_of(int a, int mslot) { return 16 * a + mslot; }
   static MC_ATOM_HD constexpr Coord word(int lane, int w) {
     return {w % 4, 16 * (w / 4) + lane % 16};
   }
   static MC_ATOM_HD constexpr int lane_col(int w) { return w / 4; }
-  static MC_ATOM_HD constexpr Pick b_word(int s, int a, int i) {
+  static MC_ATOM_HD constexpr Pick w_word(int s, int a, int i) {
     return {4 * a + 2 * s + i / 4, i % 4};
   }
-  static MC_ATOM_HD constexpr int act_row(int lane, int /*r*/) { return lane % 16; }
+  static MC_ATOM_HD constexpr int act_token(int lane) { return lane % 16; }
   static MC_ATOM_HD constexpr int act_k(int /*lane*/, int v) { return 8 * v; }
-  static MC_ATOM_HD constexpr APick a_word(int s, int i) { return {0, 2 * s + i / 4, i % 4}; }
+  static MC_ATOM_HD constexpr APick act_word(int s, int i) { return {2 * s + i / 4, i % 4}; }
 };
 
 // The lane's first word of its column lc (lc < kLaneCols): where that column's index is read.
@@ -224,8 +232,8 @@ MC_ATOM_HD constexpr int first_word_of_col(int lc) {
   return w;
 }
 
-// A decode map's chunk shape, and its col_of(a, .) a bijection of the atoms' fragment columns onto
-// the warp's 32 columns (both families' maps).
+// A decode map's chunk shape, and its col_of(a, .) a bijection of the atoms' 16 fragment columns
+// (or rows, in the fused maps) onto the warp's 32 columns (both families' maps).
 template <class D>
 constexpr bool chunk_columns_ok() {
   if (D::kChunkK != 2 * kK || D::kCols != D::kAtomsN * kN) return false;
@@ -240,8 +248,9 @@ constexpr bool chunk_columns_ok() {
   return true;
 }
 
-// Checks a decode map D against the atom layout L (see above): every fragment element must come
-// from the right word, pair and half (B) or row, vector and word (A).
+// Checks a fused decode map D against the atom layout L (see above): every A fragment element
+// must come from the right word, pair and half, every B element of an n8 step from the right
+// activation vector and word of the lane's token.
 template <class L, class D>
 constexpr bool check_decode_map() {
   if (!chunk_columns_ok<D>()) return false;
@@ -268,46 +277,28 @@ constexpr bool check_decode_map() {
     }
     for (int s = 0; s < 2; ++s) {
       for (int a = 0; a < D::kAtomsN; ++a) {
-        for (int i = 0; i < L::kBElems / 2; ++i) {
-          const Coord lo = L::b(lane, 2 * i), hi = L::b(lane, 2 * i + 1);
-          const int k = D::k_of(s, lo.row);
-          if (hi.col != lo.col || D::k_of(s, hi.row) != k + 1 || k % 2 != 0) return false;
-          const Pick pick = D::b_word(s, a, i);
+        for (int i = 0; i < L::kAElems / 2; ++i) {
+          const Coord lo = L::a(lane, 2 * i), hi = L::a(lane, 2 * i + 1);
+          const int k = D::k_of(s, lo.col);
+          if (hi.row != lo.row || D::k_of(s, hi.col) != k + 1 || k % 2 != 0) return false;
+          const Pick pick = D::w_word(s, a, i);
           if (pick.w < 0 || pick.w >= D::kWords) return false;
-          // A fragment word's column does not depend on the step (the tiled kernel picks its
-          // dequantiser from step 0's word when the step loop is not unrolled).
-          if (D::lane_col(pick.w) != D::lane_col(D::b_word(0, a, i).w)) return false;
           const Coord wd = D::word(lane, pick.w);
-          if (wd.row != k / 8 || wd.col != D::col_of(a, lo.col) || pick.p != (k % 8) / 2) {
+          if (wd.row != k / 8 || wd.col != D::col_of(a, lo.row) || pick.p != (k % 8) / 2) {
             return false;
           }
         }
       }
-      for (int i = 0; i < L::kAElems / 2; ++i) {
-        const Coord lo = L::a(lane, 2 * i), hi = L::a(lane, 2 * i + 1);
-        const APick pick = D::a_word(s, i);
-        const int k = D::k_of(s, lo.col);
-        if (pick.r < 0 || pick.r >= D::kActRows || pick.v < 0 || pick.v >= D::kActVecs ||
-            pick.j < 0 || pick.j >= 4) {
-          return false;
-        }
-        if (hi.row != lo.row || D::k_of(s, hi.col) != k + 1 || lo.row != D::act_row(lane, pick.r)) {
+      for (int i = 0; i < L::kN8BWords; ++i) {
+        const Coord lo = L::b(lane, 2 * i), hi = L::b(lane, 2 * i + 1);
+        const APick pick = D::act_word(s, i);
+        const int k = D::k_of(s, lo.row);
+        if (pick.v < 0 || pick.v >= D::kActVecs || pick.j < 0 || pick.j >= 4) return false;
+        if (hi.col != lo.col || D::k_of(s, hi.row) != k + 1 || lo.col != D::act_token(lane)) {
           return false;
         }
         if (D::act_k(lane, pick.v) + 2 * pick.j != k) return false;
       }
-    }
-  }
-  return true;
-}
-
-// The fused kernel's shortcut: a lane's rows r >= 1 are rows 8..15, which never hold a token (its
-// row r = 0 is loaded when it is below block_m, else zeros).
-template <class D>
-constexpr bool act_rows_beyond_first_are_padding() {
-  for (int lane = 0; lane < kLanes; ++lane) {
-    for (int r = 1; r < D::kActRows; ++r) {
-      if (D::act_row(lane, r) < 8) return false;
     }
   }
   return true;
