@@ -9,7 +9,7 @@
 // kernels/README.md).
 //
 // Grid: x = alignment blocks (device_common.hpp grid_blocks), y = tiles of kBN columns.
-// A CTA has 8 warps of 32 columns each: WarpsN along N (2, 4 or 8, so kBN = 64, 128 or 256) times
+// A CTA has 8 warps of 32 columns each: WarpsN along N (1, 2, 4 or 8, so kBN = 32 .. 256) times
 // 8 / WarpsN along K (each warp a contiguous range of the K chunks). The launcher picks WarpsN per
 // launch from the grid it would make and the device's size (moecheck/fused_shape.h says how and
 // why: wide CTAs read the weights faster, narrow ones fill the device when few blocks have work).
@@ -379,6 +379,8 @@ void launch_fused_shape(const FusedParams& p, const mc_fused_gemm_args& args, in
     launch_fused<Dt, BM, 8>(p, blocks, stream);
   } else if (warps_n == 4) {
     launch_fused<Dt, BM, 4>(p, blocks, stream);
+  } else if (warps_n == 1) {
+    launch_fused<Dt, BM, 1>(p, blocks, stream);
   } else {
     launch_fused<Dt, BM, 2>(p, blocks, stream);
   }

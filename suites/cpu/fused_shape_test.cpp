@@ -27,12 +27,27 @@ TEST(FusedShape, BlockEstimateIsTheSmallestBound) {
 
 TEST(FusedShape, SmallGridsSplitK) {
   // Qwen3-30B gemm2, T = 1: 8 blocks x 8 tiles of 256 = 64 CTAs, 8 x 16 of 128 = 128: both under
-  // three quarters of 264 (198), so 2 warps along N and 4 along K.
+  // three quarters of 264 (198), so 2 warps along N and 4 along K (K = 768 is short: not 1).
   EXPECT_EQ(fs::warps_n(8, 2048, 768, kH200), 2);
-  // Mixtral gemm2, T = 16 (K = 14336, long): 12 x 16 = 192 < 4 x 264, 12 x 32 = 384 < 3 x 264.
+  // Mixtral gemm2, T = 16 (K = 14336, long): 12 x 16 = 192 < 4 x 264, 12 x 32 = 384 < 3 x 264,
+  // and 12 x 64 tiles of 64 = 768 CTAs, more than half of 264.
   EXPECT_EQ(fs::warps_n(12, 4096, 14336, kH200), 2);
-  // Llama-4-Scout gemm2, T = 1: one block.
-  EXPECT_EQ(fs::warps_n(1, 5120, 8192, kH200), 2);
+}
+
+TEST(FusedShape, HalfEmptyDevicesSplitKEightWays) {
+  // Llama-4-Scout gemm2, T = 1: one block, 80 tiles of 64 columns: 2 x 80 <= 264.
+  EXPECT_EQ(fs::warps_n(1, 5120, 8192, kH200), 1);
+  // Mixtral gemm2, T = 1: 2 blocks x 64 = 128 CTAs of 64 columns, 256 <= 264.
+  EXPECT_EQ(fs::warps_n(2, 4096, 14336, kH200), 1);
+  // Qwen3.6-35B gemm1, T = 1: 8 blocks x 16 = 128, K = 2048.
+  EXPECT_EQ(fs::warps_n(8, 1024, 2048, kH200), 1);
+  // Edges: 132 CTAs of 64 columns is half of 264; 133 is not; K = 1536 is short.
+  EXPECT_EQ(fs::warps_n(132, 64, 1537, kH200), 1);
+  EXPECT_EQ(fs::warps_n(133, 64, 1537, kH200), 2);
+  EXPECT_EQ(fs::warps_n(132, 64, 1536, kH200), 2);
+  // A partial tile counts as a CTA: N = 65 is 2 tiles of 64, so 66 blocks make 132 and 67 do not.
+  EXPECT_EQ(fs::warps_n(66, 65, 4096, kH200), 1);
+  EXPECT_EQ(fs::warps_n(67, 65, 4096, kH200), 2);
 }
 
 TEST(FusedShape, LargeGridsReadWholeRows) {
