@@ -99,7 +99,7 @@ void write_file(const std::string& path, const std::string& text) {
 }  // namespace
 
 void write_csv(const std::string& path, const RunInfo& info, const std::vector<Row>& rows) {
-  const double floor_us = info.floor.dependent_reads.median_us;
+  const double floor_us = info.ceiling_floor_us();
   std::string out =
       "test,suite,kernel,stage,model,dtype,experts,top_k,hidden,inter,tokens,group,block_m,"
       "routes,touched_experts,M,N,K,flops,bytes,status,time_us,min_us,max_us,iters,tflops,"
@@ -191,8 +191,7 @@ void write_json(const std::string& path, const RunInfo& info, const std::vector<
       x["gbps"] = r.gbps();
       x["pct_copy_bw"] = r.pct_copy(info.copy.gbps);
       if (r.bytes > 0) {
-        x["pct_copy_bw_ceiling"] =
-            r.ceiling_pct(info.copy.gbps, info.floor.dependent_reads.median_us);
+        x["pct_copy_bw_ceiling"] = r.ceiling_pct(info.copy.gbps, info.ceiling_floor_us());
       }
       if (r.vendor) {
         x["vendor"] = timing(*r.vendor);

@@ -49,6 +49,9 @@ struct RunInfo {
   LaunchFloor floor;
   TimingOptions timing;
   bool suite_inputs = false;
+  // The floor that Row::ceiling_pct adds to a stage's bytes at copy bandwidth: the dependent
+  // reads (a decode GEMM reads its block's expert, then its weights), not the empty kernel.
+  double ceiling_floor_us() const { return floor.dependent_reads.median_us; }
 };
 
 // The table: the column names once, then a line per case and one per stage.
