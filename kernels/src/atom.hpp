@@ -141,13 +141,8 @@ __device__ __forceinline__ void atom_mma_n8(Acc& c, const FragA& a, const FragBN
 #if defined(MC_ATOM_MMA_SYNC)
   mma_16816<Dt>(&c.v[0], a, b.w[0], b.w[1]);
 #elif defined(MC_ATOM_WMMA_GFX11)
-  static_assert(Layout::kN8BWords == Layout::kBElems / 2, "the whole atom's B");
-  // FragBN8 is FragB here, but passing `b` itself costs the fused kernel up to 4 more VGPRs
-  // with clang-19 (173 against 169, gfx11 gate), so the words are copied.
-  FragB full;
-#pragma unroll
-  for (int i = 0; i < Layout::kN8BWords; ++i) full.w[i] = b.w[i];
-  atom_mma<Dt>(c, a, full);
+  static_assert(Layout::kN8BWords == Layout::kBElems / 2, "the whole atom's B: FragBN8 is FragB");
+  atom_mma<Dt>(c, a, b);
 #else
   // No atom on this target: never launched (see the file comment).
   (void)c;
