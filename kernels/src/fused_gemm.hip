@@ -16,7 +16,11 @@
 // No shared memory in the K loop: a lane loads its packed words and its token's activations
 // straight into registers through the decode map (moecheck/atom_layout.h: which words and
 // activations each lane holds, and in which k and column order the fragments see them), kDepth
-// chunks of 32 k ahead.
+// chunks of 32 k ahead. A group's scales and zeros come with its first chunk. The kernel is
+// instantiated per group size (Cpg = G / 32 chunks per group: 1, 2, 4), so that which chunks
+// start a group is known at compile time: the loads of scales and zeros and the dequantisers'
+// set-up are issued at those chunks only, with no per-chunk predicate or branch (1.07x over the
+// decode table on an H200 against one kernel for every G, kernels/README.md).
 // Dequant: round((q - z) * s) to the dtype, per pair of weights (device_common.hpp PairDequant),
 // like the tiled family. Zeros: v2 stores z; v1 stores (z - 1) mod 16 and decodes as
 // (stored + 1) mod 16 — GPTQ v1's "+1", taken modulo 16 so that the format stays a bijection on
@@ -52,6 +56,7 @@ struct CtaShape {
   static_assert(kWarpsN * kWarpsK == moecheck::fused::kWarps, "8 warps");
 };
 constexpr int kMaxBlockM = 8;               // the n8 step's B columns
+constexpr int kMaxChunksPerGroup = 4;       // G <= 128 (supports.cpp), chunks of 32 k
 constexpr int kCElems = Layout::kN8CElems;  // the accumulators an n8 step updates
 constexpr int kReduceThreads = 256;
 
@@ -87,9 +92,10 @@ struct Chunk {
   uint32_t zero[Decode::kLaneCols];
 };
 
-// The lane's read cursors: where its next chunk's words, scales, zeros and activations are.
-// Chunks are loaded in increasing order, so each load advances them by one chunk (no index
-// arithmetic in the loop; the group pointers move every chunks_per_group chunks).
+// The lane's read cursors: where its next chunk's words and activations are, and its next
+// group's scales and zeros. Chunks are loaded in increasing order, so each load advances them (no
+// index arithmetic in the loop): the word and activation cursors by one chunk, the group cursors
+// by one group after each load of a group's scales and zeros.
 struct LaneStreams {
   const uint32_t* q[Decode::kWords / Decode::kWordRun];     // first word of each run
   const uint16_t* s[Decode::kLaneCols / Decode::kWordRun];  // first scale of each column run
@@ -99,18 +105,19 @@ struct LaneStreams {
   int z_shift[Decode::kLaneCols];
   bool col_ok[Decode::kWords / Decode::kWordRun];  // N % 8 == 0: a run is all in or all out
   bool sz_ok[Decode::kLaneCols / Decode::kWordRun];
-  int chunk;        // the chunk the cursors point at
-  int first_chunk;  // the warp's first chunk
-  int group_mask;   // chunks per group - 1 (G / 32 - 1: G is 32, 64 or 128)
-  int64_t n_all;    // N: words (and scales) per row
+  int64_t n_all;  // N: words (and scales) per row
 };
 
 static_assert(Decode::kWordRun == 1 || Decode::kWordRun == 4, "runs of 1 or 4 words");
 
-// Loads the cursors' chunk into `ch` (zeros when !active: past the warp's K range) and advances.
-// Scales and zeros are loaded only into the first chunk of a group (and the warp's first chunk):
-// the kernel sets up its dequantisers from exactly those chunks.
-__device__ __forceinline__ void load_chunk(Chunk& ch, LaneStreams& ls, bool active) {
+// Loads the cursors' chunk into `ch` (zeros when !active) and advances. With `with_group` (the
+// chunk starts a group) also the group's scales and zeros (zeros when !group_active), and the
+// group cursors move to the next group; otherwise ch's scales and zeros are not touched (the
+// kernel reads them only from such chunks). `with_group` is a compile-time constant wherever the
+// K loop is unrolled (NVIDIA): there a branch around loads on a run-time flag made the kernel up
+// to 1.4x slower (kernels/README.md). On gfx11 (loop not unrolled) it is a uniform branch.
+__device__ __forceinline__ void load_chunk(Chunk& ch, LaneStreams& ls, bool active, bool with_group,
+                                           bool group_active) {
 #pragma unroll
   for (int r = 0; r < Decode::kWords / Decode::kWordRun; ++r) {
     const int w0 = r * Decode::kWordRun;
@@ -127,26 +134,24 @@ __device__ __forceinline__ void load_chunk(Chunk& ch, LaneStreams& ls, bool acti
     }
     ls.q[r] += (Decode::kChunkK / 8) * ls.n_all;
   }
-  const bool next_group = ((ls.chunk + 1) & ls.group_mask) == 0;
-  const bool group_start = (ls.chunk & ls.group_mask) == 0 || ls.chunk == ls.first_chunk;
+  if (with_group) {
 #pragma unroll
-  for (int c = 0; c < Decode::kLaneCols / Decode::kWordRun; ++c) {
-    const bool on = active && group_start && ls.sz_ok[c];
-    const uint32_t zw = on ? *ls.z[c] : 0u;
-    if constexpr (Decode::kWordRun == 4) {
-      u32x2 sv;
-      sv.x = sv.y = 0u;
-      if (on) sv = *reinterpret_cast<const u32x2*>(ls.s[c]);
+    for (int c = 0; c < Decode::kLaneCols / Decode::kWordRun; ++c) {
+      const bool on = group_active && ls.sz_ok[c];
+      const uint32_t zw = on ? *ls.z[c] : 0u;
+      if constexpr (Decode::kWordRun == 4) {
+        u32x2 sv;
+        sv.x = sv.y = 0u;
+        if (on) sv = *reinterpret_cast<const u32x2*>(ls.s[c]);
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        ch.scale[4 * c + i] = static_cast<uint16_t>((i < 2 ? sv.x : sv.y) >> (16 * (i % 2)));
-        ch.zero[4 * c + i] = zw;
+        for (int i = 0; i < 4; ++i) {
+          ch.scale[4 * c + i] = static_cast<uint16_t>((i < 2 ? sv.x : sv.y) >> (16 * (i % 2)));
+          ch.zero[4 * c + i] = zw;
+        }
+      } else {
+        ch.scale[c] = on ? *ls.s[c] : uint16_t{0};
+        ch.zero[c] = zw;
       }
-    } else {
-      ch.scale[c] = on ? *ls.s[c] : uint16_t{0};
-      ch.zero[c] = zw;
-    }
-    if (next_group) {
       ls.s[c] += ls.n_all;
       ls.z[c] += ls.n_all / 8;
     }
@@ -160,7 +165,6 @@ __device__ __forceinline__ void load_chunk(Chunk& ch, LaneStreams& ls, bool acti
     }
   }
   if (ls.act != nullptr) ls.act += Decode::kChunkK;
-  ++ls.chunk;
 }
 
 template <class Dt>
@@ -187,7 +191,7 @@ __device__ __forceinline__ void mma_chunk(Acc (&acc)[Decode::kAtomsN], const Chu
   }
 }
 
-template <class Dt, int BM, int WarpsN>
+template <class Dt, int BM, int WarpsN, int Cpg>
 __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams p) {
 #if MC_HAS_ATOM
   static_assert(BM <= kMaxBlockM, "the block's tokens are B columns 0..7 of an n8 step");
@@ -233,15 +237,17 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
   const int c_begin = chunks < warp_k * per_warp ? chunks : warp_k * per_warp;
   const int c_end = chunks < c_begin + per_warp ? chunks : c_begin + per_warp;
 
-  // The lane's cursors at chunk c_begin: word runs and columns of this warp's tile, its token.
+  // The lane's cursors at chunk c0 (below): word runs and columns of this warp's tile, its token.
   const int64_t n_all = p.n;
   const int64_t groups = p.k / p.group_size;
-  const int chunks_per_group = p.group_size / Decode::kChunkK;
-  const int64_t g_begin = c_begin / chunks_per_group;
+  // The K loop takes rounds of kRound chunks from c0, the first chunk of c_begin's group: Cpg
+  // (= G / 32 chunks per group) divides kRound, so whether a round's step starts a group, and
+  // its ring slot, are known at compile time. The first round may start before c_begin.
+  constexpr int kRound = kDepth > kMaxChunksPerGroup ? kDepth : kMaxChunksPerGroup;
+  static_assert(kRound % kDepth == 0 && kRound % Cpg == 0, "rounds of whole groups");
+  const int c0 = c_begin - c_begin % Cpg;
+  const int64_t g_begin = c0 / Cpg;
   LaneStreams ls;
-  ls.chunk = c_begin;
-  ls.first_chunk = c_begin;
-  ls.group_mask = chunks_per_group - 1;
   ls.n_all = n_all;
 #pragma unroll
   for (int r = 0; r < Decode::kWords / Decode::kWordRun; ++r) {
@@ -250,7 +256,7 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
     ls.col_ok[r] = col < p.n;
     ls.q[r] = p.qweight +
               (static_cast<int64_t>(e) * (p.k / 8) + x.row +
-               static_cast<int64_t>(c_begin) * (Decode::kChunkK / 8)) *
+               static_cast<int64_t>(c0) * (Decode::kChunkK / 8)) *
                   n_all +
               col;
   }
@@ -267,7 +273,7 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
     ls.z_shift[c] = 4 * (col % 8);
   }
   ls.act = token_id >= 0 && token_id < p.numel ? p.a + (token_id / p.a_route_div) * p.lda +
-                                                     static_cast<int64_t>(c_begin) * Decode::kChunkK
+                                                     static_cast<int64_t>(c0) * Decode::kChunkK
                                                : nullptr;
 
   Acc acc[Decode::kAtomsN];
@@ -276,38 +282,54 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
 #pragma unroll
     for (int v = 0; v < kCElems; ++v) acc[a].v[v] = 0.0f;
   }
-  // kDepth chunks in flight: slot d holds chunk c + d; after its multiply it loads c + d + kDepth.
+  // kDepth chunks in flight: ring slot (c - c0) % kDepth holds chunk c, and after its multiply it
+  // loads chunk c + kDepth. A group's scales and zeros are loaded with its first chunk and set into
+  // the dequantisers when that chunk's step comes, whether or not the chunk itself is in the warp's
+  // range (the first round's chunks before c_begin are not loaded nor multiplied).
+  // A ring of one (gfx11) has no slots to unroll for, and unrolling its round took bf16 past the
+  // VGPR budget (199-202; fp16 148-150).
+  constexpr int kStepUnroll = kDepth == 1 ? 1 : kRound;
   Chunk ring[kDepth];
-  PairDequant<Dt> dq[Decode::kLaneCols];  // of group dq_group
-  int dq_group = -1;
-  const int group_shift = chunks_per_group == 1 ? 0 : chunks_per_group == 2 ? 1 : 2;
 #pragma unroll
-  for (int d = 0; d < kDepth; ++d) load_chunk(ring[d], ls, c_begin + d < c_end);
-  // Multiplies the chunk in ring slot d (chunk `chunk`). A chunk lies in one group; the
-  // dequantisers change with the group only (a branch the whole warp takes alike).
-  auto multiply = [&](const Chunk& ch, int chunk) {
-    const int group = chunk >> group_shift;
-    if (group != dq_group) {
-      dq_group = group;
+  for (int d = 0; d < kDepth; ++d) {
+    const int chunk = c0 + d;
+    const bool in_range = chunk >= c_begin && chunk < c_end;
+    const bool group_in_range = chunk + Cpg > c_begin && chunk < c_end;  // when it starts one
+    load_chunk(ring[d], ls, in_range, d % Cpg == 0, group_in_range);
+  }
+  PairDequant<Dt> dq[Decode::kLaneCols];
+  // Step d of the round at chunk c. `guarded`: only chunks in [c_begin, c_end) are multiplied;
+  // `loads`: the step loads the chunk kDepth on.
+  auto step = [&](int c, int d, bool guarded, bool loads) {
+    Chunk& ch = ring[d % kDepth];
+    if (d % Cpg == 0) {
 #pragma unroll
       for (int col = 0; col < Decode::kLaneCols; ++col) {
         dq[col].init(ch.scale[col], (((ch.zero[col] >> ls.z_shift[col]) & 15u) + p.zero_add) & 15u);
       }
     }
-    mma_chunk<Dt>(acc, ch, dq);
+    if (!guarded || (c + d >= c_begin && c + d < c_end)) mma_chunk<Dt>(acc, ch, dq);
+    if (!loads) return;
+    const int next = c + d + kDepth;
+    const bool next_on = next < c_end && (!guarded || next >= c_begin);
+    load_chunk(ch, ls, next_on, (d + kDepth) % Cpg == 0, next < c_end);
   };
-  // Whole rounds of kDepth chunks without per-chunk bounds checks, then the last < kDepth.
-  int c = c_begin;
-  for (; c + kDepth <= c_end; c += kDepth) {
-#pragma unroll
-    for (int d = 0; d < kDepth; ++d) {
-      multiply(ring[d], c + d);
-      load_chunk(ring[d], ls, c + d + kDepth < c_end);
-    }
+  // A first round that starts before c_begin (guarded; never at G = 32), whole rounds without
+  // per-chunk checks, then the last, guarded (with a ring as deep as a round, every chunk left
+  // is in it already).
+  int c = c0;
+  if (c0 != c_begin) {
+#pragma unroll kStepUnroll
+    for (int d = 0; d < kRound; ++d) step(c, d, true, true);
+    c += kRound;
   }
-#pragma unroll
-  for (int d = 0; d < kDepth; ++d) {
-    if (c + d < c_end) multiply(ring[d], c + d);
+  for (; c + kRound <= c_end; c += kRound) {
+#pragma unroll kStepUnroll
+    for (int d = 0; d < kRound; ++d) step(c, d, false, true);
+  }
+  if (c < c_end) {
+#pragma unroll kStepUnroll
+    for (int d = 0; d < kRound; ++d) step(c, d, true, kDepth < kRound);
   }
 
 #pragma unroll
@@ -365,7 +387,13 @@ template <class Dt, int BM, int WarpsN>
 void launch_fused(const FusedParams& p, int64_t blocks, hipStream_t stream) {
   constexpr int kBN = CtaShape<WarpsN>::kBN;
   const dim3 grid(static_cast<uint32_t>(blocks), static_cast<uint32_t>((p.n + kBN - 1) / kBN));
-  fused_gemm_kernel<Dt, BM, WarpsN><<<grid, kThreads, 0, stream>>>(p);
+  if (p.group_size == 32) {
+    fused_gemm_kernel<Dt, BM, WarpsN, 1><<<grid, kThreads, 0, stream>>>(p);
+  } else if (p.group_size == 64) {
+    fused_gemm_kernel<Dt, BM, WarpsN, 2><<<grid, kThreads, 0, stream>>>(p);
+  } else {
+    fused_gemm_kernel<Dt, BM, WarpsN, 4><<<grid, kThreads, 0, stream>>>(p);
+  }
 }
 
 template <class Dt, int BM>
