@@ -391,7 +391,7 @@ void launch_fused(const FusedParams& p, int64_t blocks, hipStream_t stream) {
     fused_gemm_kernel<Dt, BM, WarpsN, 1><<<grid, kThreads, 0, stream>>>(p);
   } else if (p.group_size == 64) {
     fused_gemm_kernel<Dt, BM, WarpsN, 2><<<grid, kThreads, 0, stream>>>(p);
-  } else {
+  } else {  // 128 (check_fused_gemm: G is 32, 64 or 128)
     fused_gemm_kernel<Dt, BM, WarpsN, 4><<<grid, kThreads, 0, stream>>>(p);
   }
 }
