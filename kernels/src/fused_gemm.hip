@@ -239,7 +239,7 @@ __global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams 
 
   // The lane's cursors at chunk c0 (below): word runs and columns of this warp's tile, its token.
   const int64_t n_all = p.n;
-  const int64_t groups = p.k / p.group_size;
+  const int64_t groups = chunks / Cpg;  // K / G, G = 32 * Cpg (the launcher dispatches on G)
   // The K loop takes rounds of kRound chunks from c0, the first chunk of c_begin's group: Cpg
   // (= G / 32 chunks per group) divides kRound, so whether a round's step starts a group, and
   // its ring slot, are known at compile time. The first round may start before c_begin.
