@@ -200,4 +200,48 @@ LaunchFloor measure_launch_floor(Timer& timer) {
   return f;
 }
 
+double AtomPeak::tflops(const std::string& dtype) const {
+  if (!measured) return 0;
+  return dtype == "bf16" ? bf16_tflops : dtype == "fp16" ? fp16_tflops : 0;
+}
+
+AtomPeak measure_atom_peak(Timer& timer, int sm_count) {
+  // 4 CTAs of 4 warps per SM (16 warps, as many as the GEMMs keep resident at most) and 4096
+  // iterations: about 1 ms per launch on an H200.
+  constexpr int kBlocksPerSm = 4, kIters = 4096;
+  AtomPeak p;
+  p.blocks = kBlocksPerSm * (sm_count > 0 ? sm_count : 1);
+  p.iters = kIters;
+  DeviceMemory sink(sizeof(unsigned));
+  check_runtime(hipMemsetAsync(sink.data(), 0, sink.bytes(), timer.stream()), "zero the sink");
+  TimingOptions o = timer.options();
+  o.warmup = 3;
+  o.iters = 10;
+  o.max_stage_ms = 0;
+  o.flush = L2Flush::off;  // no memory in the loop
+  auto time_dtype = [&](mc_dtype dtype) {
+    return timer.time(
+        [&] {
+          check_runtime(enqueue_atom_peak(dtype, p.blocks, p.iters,
+                                          static_cast<unsigned*>(sink.data()), timer.stream()),
+                        "atom-peak kernel");
+        },
+        nullptr, o);
+  };
+  p.bf16 = time_dtype(MC_BF16);
+  p.fp16 = time_dtype(MC_FP16);
+  unsigned flag = 0;
+  check_runtime(hipMemcpy(&flag, sink.data(), sizeof(flag), hipMemcpyDeviceToHost),
+                "read the atom-peak sink");
+  if (flag == kNoAtom) {
+    p.note = "this build's device code has no matrix atom for the device";
+    return p;
+  }
+  const double flops = atom_peak_flops(p.blocks, p.iters);
+  p.bf16_tflops = flops / (p.bf16.median_us * 1e6);
+  p.fp16_tflops = flops / (p.fp16.median_us * 1e6);
+  p.measured = true;
+  return p;
+}
+
 }  // namespace moecheck::bench

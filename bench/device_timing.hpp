@@ -130,6 +130,21 @@ struct LaunchFloor {
 };
 LaunchFloor measure_launch_floor(Timer& timer);
 
+// The roof of a kernel built on the matrix atom (floor_kernels.hpp enqueue_atom_peak): the atom's
+// throughput per activation dtype, registers only, kAtomPeakWarps warps per CTA and
+// `blocks_per_sm` CTAs per SM, timed like a stage. A GEMM stage's pct_atom_peak (report.hpp) is
+// its TFLOP/s as a percentage of this. `measured` is false, with `note` saying why, on a device
+// pass without an atom.
+struct AtomPeak {
+  bool measured = false;
+  std::string note;
+  int blocks = 0, iters = 0;  // one launch
+  Timing bf16, fp16;
+  double bf16_tflops = 0, fp16_tflops = 0;
+  double tflops(const std::string& dtype) const;  // 0 when not measured
+};
+AtomPeak measure_atom_peak(Timer& timer, int sm_count);
+
 double median(std::vector<double> v);
 
 }  // namespace moecheck::bench

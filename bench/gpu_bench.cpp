@@ -28,7 +28,10 @@
 // same run: %vendor = vendor time / kernel time * 100. The launch floor (device_timing.hpp
 // LaunchFloor), also measured in the run, bounds what a short kernel can show: the CSV's
 // pct_copy_bw_ceiling is the %copyBW of a kernel that took the floor plus its bytes at copy
-// bandwidth (a decode step of a few MiB cannot reach more, however fast its loop).
+// bandwidth (a decode step of a few MiB cannot reach more, however fast its loop). The matrix
+// atom's peak (device_timing.hpp AtomPeak), also measured in the run, bounds the GEMMs from the
+// other side: pct_atom_peak is a stage's TFLOP/s over what the kernels' own atom computes from
+// registers alone (a prefill GEMM built on it cannot reach more).
 //
 // Exit status: 0 every selected case ran (a stage the implementation does not support is
 // reported as not_supported, not an error); 1 a case failed (error, broken guard band, device
@@ -797,6 +800,7 @@ int bench_main(int argc, char** argv) {
     info.flush_note = timer->flush_note();
     info.copy = measure_copy_bandwidth(*timer, static_cast<size_t>(o.copy_mib) << 20);
     info.floor = measure_launch_floor(*timer);
+    info.atom = measure_atom_peak(*timer, prop.multiProcessorCount);
     if (!o.no_vendor) vendor = make_vendor_gemm(stream->get(), ctx.vendor_why);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "moecheck_bench: device set-up failed: %s\n", e.what());
@@ -816,6 +820,14 @@ int bench_main(int argc, char** argv) {
       "  launch floor %.2f us (empty kernel), %.2f us (two dependent memory reads; a stage of B "
       "bytes takes at least that + B / copy bandwidth: the CSV's pct_copy_bw_ceiling)\n",
       info.floor.empty.median_us, info.floor.dependent_reads.median_us);
+  if (info.atom.measured) {
+    std::printf(
+        "  atom peak %.1f TFLOP/s bf16, %.1f fp16 (the kernels' matrix atom alone, registers only: "
+        "the roof of a GEMM built on it; %%atom is a stage's TFLOP/s over it)\n",
+        info.atom.bf16_tflops, info.atom.fp16_tflops);
+  } else {
+    std::printf("  atom peak: not measured (%s)\n", info.atom.note.c_str());
+  }
   std::printf("  vendor GEMM: %s\n",
               vendor ? info.vendor.c_str() : ("absent: " + info.vendor_note).c_str());
   std::printf("  timing: %d warm-up, median of up to %d launches (cap %.0f ms per stage), %s\n",
@@ -861,7 +873,7 @@ int bench_main(int argc, char** argv) {
     for (const Row& r : rows) failed = failed || r.status == "error";
     failed = failed || !lost.empty();
     print_case_header(test_name(c), i + 1, count, prep_s);
-    print_rows(rows, info.copy.gbps);
+    print_rows(rows, info);
     all.insert(all.end(), rows.begin(), rows.end());
     try {
       if (!o.csv.empty()) write_csv(o.csv, info, all);

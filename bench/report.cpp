@@ -32,9 +32,15 @@ std::optional<double> Row::pct_vendor() const {
   return 100.0 * vendor->median_us / timing.median_us;
 }
 
+std::optional<double> Row::pct_atom_peak(const AtomPeak& peak) const {
+  const double roof = peak.tflops(dtype);
+  if (!measured() || flops <= 0 || roof <= 0) return std::nullopt;
+  return 100.0 * tflops() / roof;
+}
+
 void print_table_header() {
-  std::printf("  %-6s %8s %20s %11s %8s %8s %7s %8s %5s\n", "stage", "routes", "M x N x K",
-              "time_us", "TFLOP/s", "GB/s", "%copyBW", "%vendor", "iters");
+  std::printf("  %-6s %8s %20s %11s %8s %8s %7s %8s %6s %5s\n", "stage", "routes", "M x N x K",
+              "time_us", "TFLOP/s", "GB/s", "%copyBW", "%vendor", "%atom", "iters");
   std::fflush(stdout);
 }
 
@@ -43,7 +49,7 @@ void print_case_header(const std::string& test, int index, int count, double pre
   std::fflush(stdout);
 }
 
-void print_rows(const std::vector<Row>& rows, double copy_gbps) {
+void print_rows(const std::vector<Row>& rows, const RunInfo& info) {
   for (const Row& r : rows) {
     const std::string shape = r.m ? fmt::format("{}x{}x{}", r.m, r.n, r.k) : std::string("-");
     if (!r.measured()) {
@@ -54,9 +60,11 @@ void print_rows(const std::vector<Row>& rows, double copy_gbps) {
     const auto pv = r.pct_vendor();
     const std::string tf = r.flops > 0 ? fmt::format("{:.2f}", r.tflops()) : std::string("-");
     const std::string vend = pv ? fmt::format("{:.1f}", *pv) : std::string("-");
-    std::printf("  %-6s %8lld %20s %11.2f %8s %8.1f %7.1f %8s %5d%s%s\n", r.stage.c_str(),
+    const auto pa = r.pct_atom_peak(info.atom);
+    const std::string atom = pa ? fmt::format("{:.1f}", *pa) : std::string("-");
+    std::printf("  %-6s %8lld %20s %11.2f %8s %8.1f %7.1f %8s %6s %5d%s%s\n", r.stage.c_str(),
                 static_cast<long long>(r.routes), shape.c_str(), r.timing.median_us, tf.c_str(),
-                r.gbps(), r.pct_copy(copy_gbps), vend.c_str(), r.timing.iters,
+                r.gbps(), r.pct_copy(info.copy.gbps), vend.c_str(), atom.c_str(), r.timing.iters,
                 r.message.empty() ? "" : "  ", r.message.c_str());
   }
   std::fflush(stdout);
@@ -104,23 +112,25 @@ void write_csv(const std::string& path, const RunInfo& info, const std::vector<R
       "test,suite,kernel,stage,model,dtype,experts,top_k,hidden,inter,tokens,group,block_m,"
       "routes,touched_experts,M,N,K,flops,bytes,status,time_us,min_us,max_us,iters,tflops,"
       "gbps,pct_copy_bw,copy_gbps,floor_us,pct_copy_bw_ceiling,vendor_us,vendor_tflops,pct_vendor,"
-      "device,message\n";
+      "atom_tflops,pct_atom_peak,device,message\n";
   for (const Row& r : rows) {
     const bool ok = r.measured();
     const auto pv = r.pct_vendor();
+    const auto pa = r.pct_atom_peak(info.atom);
+    const double roof = info.atom.tflops(r.dtype);
     const bool v = ok && r.vendor.has_value();
     out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},",
                        csv_field(r.test), r.suite, r.kernel, r.stage, r.model, r.dtype, r.experts,
                        r.top_k, r.hidden, r.inter, r.tokens, r.group, r.block_m, r.routes,
                        r.touched_experts, r.m, r.n, r.k, whole(r.flops), whole(r.bytes), r.status);
     out += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", ok ? num(r.timing.median_us) : "",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", ok ? num(r.timing.median_us) : "",
         ok ? num(r.timing.min_us) : "", ok ? num(r.timing.max_us) : "",
         ok ? std::to_string(r.timing.iters) : "", ok && r.flops > 0 ? num(r.tflops()) : "",
         ok ? num(r.gbps()) : "", ok ? num(r.pct_copy(info.copy.gbps)) : "", num(info.copy.gbps),
         num(floor_us), ok && r.bytes > 0 ? num(r.ceiling_pct(info.copy.gbps, floor_us)) : "",
         v ? num(r.vendor->median_us) : "", v ? num(r.flops / (r.vendor->median_us * 1e6)) : "",
-        pv ? num(*pv) : "", csv_field(info.device),
+        pv ? num(*pv) : "", roof > 0 ? num(roof) : "", pa ? num(*pa) : "", csv_field(info.device),
         csv_field(r.message.empty() ? r.vendor_note : r.message));
   }
   write_file(path, out);
@@ -161,6 +171,21 @@ void write_json(const std::string& path, const RunInfo& info, const std::vector<
                        {"note",
                         "pct_copy_bw_ceiling = the bytes at copy bandwidth over (that time plus "
                         "the dependent-reads floor), in percent"}};
+  auto atom_dtype = [&](const Timing& t, double tflops) {
+    return json{{"timing", timing(t)}, {"tflops", tflops}};
+  };
+  j["atom_peak"] = {
+      {"measured", info.atom.measured},
+      {"note", info.atom.measured
+                   ? "the matrix atom alone (kernels/src/atom.hpp), registers only: pct_atom_peak "
+                     "= a GEMM stage's TFLOP/s over this, in percent"
+                   : info.atom.note},
+      {"blocks", info.atom.blocks},
+      {"iters", info.atom.iters}};
+  if (info.atom.measured) {
+    j["atom_peak"]["bf16"] = atom_dtype(info.atom.bf16, info.atom.bf16_tflops);
+    j["atom_peak"]["fp16"] = atom_dtype(info.atom.fp16, info.atom.fp16_tflops);
+  }
   json list = json::array();
   for (const Row& r : rows) {
     json x = {{"test", r.test},
@@ -199,6 +224,8 @@ void write_json(const std::string& path, const RunInfo& info, const std::vector<
       }
       const auto pv = r.pct_vendor();
       x["pct_vendor"] = pv ? json(*pv) : json(nullptr);
+      const auto pa = r.pct_atom_peak(info.atom);
+      x["pct_atom_peak"] = pa ? json(*pa) : json(nullptr);
     }
     if (!r.vendor_note.empty()) x["vendor_note"] = r.vendor_note;
     list.push_back(std::move(x));

@@ -40,6 +40,9 @@ struct Row {
   // nothing was measured or no bytes move.
   double ceiling_pct(double copy_gbps, double floor_us) const;
   std::optional<double> pct_vendor() const;  // vendor time / time * 100 (same FLOPs)
+  // tflops() as a percentage of the matrix atom's peak in the row's dtype (device_timing.hpp
+  // AtomPeak): how much of the roof the DESIGN's atom allows a GEMM stage reaches.
+  std::optional<double> pct_atom_peak(const AtomPeak& peak) const;
 };
 
 struct RunInfo {
@@ -47,6 +50,7 @@ struct RunInfo {
   size_t l2_bytes = 0, memory_bytes = 0, flush_bytes = 0;
   CopyBandwidth copy;
   LaunchFloor floor;
+  AtomPeak atom;
   TimingOptions timing;
   bool suite_inputs = false;
   // The floor that Row::ceiling_pct adds to a stage's bytes at copy bandwidth: the dependent
@@ -57,7 +61,7 @@ struct RunInfo {
 // The table: the column names once, then a line per case and one per stage.
 void print_table_header();
 void print_case_header(const std::string& test, int index, int count, double prep_s);
-void print_rows(const std::vector<Row>& rows, double copy_gbps);
+void print_rows(const std::vector<Row>& rows, const RunInfo& info);
 
 void write_csv(const std::string& path, const RunInfo& info, const std::vector<Row>& rows);
 void write_json(const std::string& path, const RunInfo& info, const std::vector<Row>& rows);

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <string_view>
 
 #include "coverage.hpp"
 #include "coverage_diff.hpp"
@@ -34,26 +36,28 @@ const Coverage& fixture() {
   return c;
 }
 
-const CaseCoverage& find(const Coverage& cov, const std::string& part) {
+// The look-ups take their names as string_view (by value): g++ 13 warns (-Wdangling-reference)
+// when a function that returns a reference is passed a temporary std::string by reference.
+const CaseCoverage& find(const Coverage& cov, std::string_view part) {
   const auto it = std::find_if(cov.cases.begin(), cov.cases.end(), [&](const CaseCoverage& c) {
     return c.test.find(part) != std::string::npos;
   });
-  if (it == cov.cases.end()) throw std::runtime_error("no case " + part);
+  if (it == cov.cases.end()) throw std::runtime_error("no case " + std::string(part));
   return *it;
 }
 
-const Heatmap& map_of(const Coverage& cov, const std::string& kernel, const std::string& stage) {
+const Heatmap& map_of(const Coverage& cov, std::string_view kernel, std::string_view stage) {
   for (const Heatmap& h : cov.heatmaps) {
     if (h.kernel == kernel && h.stage == stage) return h;
   }
-  throw std::runtime_error("no heatmap " + kernel + " " + stage);
+  throw std::runtime_error("no heatmap " + std::string(kernel) + " " + std::string(stage));
 }
 
-const HeatCell& cell_of(const Heatmap& h, const std::string& row, const std::string& column) {
+const HeatCell& cell_of(const Heatmap& h, std::string_view row, std::string_view column) {
   for (const HeatCell& c : h.cells) {
     if (h.rows[c.row] == row && h.columns[c.column] == column) return c;
   }
-  throw std::runtime_error("no cell " + row + " / " + column);
+  throw std::runtime_error("no cell " + std::string(row) + " / " + std::string(column));
 }
 
 std::string write_temp(const std::string& name, const std::string& text) {
