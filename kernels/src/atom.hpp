@@ -12,7 +12,7 @@
 //                           are left as they are
 //   mc::atom_load_a(lane,seg) an A fragment from a row-major tile in shared memory
 //   MC_HAS_ATOM             1 in a device pass that has an atom (sm_80+, gfx11), else 0
-//   kSubStepUnroll, kWarpAtomsM, MC_TILED_LAUNCH_BOUNDS
+//   kSubStepUnroll, kWarpAtomsM, kTiledReuseHeldGroups, MC_TILED_LAUNCH_BOUNDS
 //                           the per-architecture shape of the tile loops (below)
 //
 // Targets without an atom (AMD other than gfx11, e.g. gfx12 where clang-19 crashes on the gfx11
@@ -70,6 +70,18 @@ constexpr int kSubStepUnroll = 2;
 constexpr int kWarpAtomsM = 2;
 #else
 constexpr int kWarpAtomsM = 4;
+#endif
+
+// Whether the tiled kernel copies a scale/zero entry of a group it already holds instead of
+// loading it again (tiled_gemm.hip stage_sz). On NVIDIA those 2-byte loads, each lane in another
+// sector, cost the L1 more than their bytes: 1.035x over the prefill table on an H200. Not on
+// gfx11, where the copies take the bf16 block_m 32 kernel to 129 VGPRs, past its budget of 128
+// (ci/gfx11_gate/budgets.yaml; 127 with them switched off here, 125 before stage_sz): there every
+// entry is loaded, as at G = 32 on NVIDIA.
+#if defined(MC_ATOM_WMMA_GFX11)
+constexpr bool kTiledReuseHeldGroups = false;
+#else
+constexpr bool kTiledReuseHeldGroups = true;
 #endif
 
 // MC_TILED_LAUNCH_BOUNDS(threads): the tiled kernel's __launch_bounds__. On NVIDIA it asks for

@@ -23,9 +23,10 @@
 //     (atom.hpp atom_load_a: one ldmatrix per atom on NVIDIA, no register copies).
 //   * Scales and zeros: per stage, column and 32-k chunk (a chunk lies in one group: G >= 32 and
 //     chunks start at multiples of 32), as `scale bits | zero << 16`. They are loaded into
-//     registers kStages - 1 stages ahead; when their stage comes up, the loading thread makes
-//     each entry's dequantiser state (PairDequant::state) and stores that to shared memory, so
-//     the lanes that use a column (4 per warp on NVIDIA) only load it.
+//     registers kStages - 1 stages ahead, on NVIDIA once per group (stage_sz: an entry of a
+//     group already held is copied from it); when their stage comes up, the loading thread
+//     makes each entry's dequantiser state (PairDequant::state) and stores that to shared
+//     memory, so the lanes that use a column (4 per warp on NVIDIA) only load it.
 // Every thread copies the same rows, columns and units at every stage, so its source pointers
 // and shared offsets are set up once, before the loop.
 // Shared tiles are XOR-swizzled in 16-byte units so that a warp's fragment reads are free of bank
@@ -219,6 +220,30 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
     const uint32_t z = z_col != nullptr ? (z_col[g] >> z_shift) & 15u : 8u;
     return static_cast<uint32_t>(s_col[g]) | (z << 16);
   };
+  // Stage kt's entries, given stage kt - 1's (`prev`). An entry of a group already held is
+  // copied, not loaded again: at G >= 64 a stage's chunks lie in one group, so entry i repeats
+  // entry i - 1 where they are consecutive chunks of the column (one CTA thread per column), and
+  // at G = 128 an odd stage lies in its predecessor's group. (K % G == 0, so a copied entry and
+  // its source are both in range or both past K.) Each scale load is a 2-byte read per lane,
+  // every lane of a warp in another sector, so they cost the L1 more than their bytes: on
+  // Qwen3-235B gemm1 at T = 4096 (ncu) this took the L1's busy share from 70 to 63 % and the
+  // global-load stalls from 0.56 to 0.30 per instruction. NVIDIA only (atom.hpp
+  // kTiledReuseHeldGroups: gfx11's VGPR budget). G stays a run-time value: the kernel
+  // instantiated per G, the conditions constant, ran no faster (kernels/README.md).
+  constexpr bool kConsecutiveChunks = T::kThreads == kBN;  // entry i is chunk i
+  auto stage_sz = [&](int kt, const uint32_t(&prev)[T::kSZ], uint32_t(&out)[T::kSZ]) {
+    const bool as_prev_stage = kTiledReuseHeldGroups && p.group_size == 128 && (kt & 1) != 0;
+#pragma unroll
+    for (int i = 0; i < T::kSZ; ++i) {
+      if (as_prev_stage) {
+        out[i] = prev[i];
+      } else if (kTiledReuseHeldGroups && kConsecutiveChunks && i > 0 && p.group_size >= 64) {
+        out[i] = out[i - 1];
+      } else {
+        out[i] = load_sz(kt, i);
+      }
+    }
+  };
 
   Acc acc[T::kAtomsM][Decode::kAtomsN];
 #pragma unroll
@@ -295,8 +320,7 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
 #pragma unroll
   for (int st = 0; st < kStages - 1; ++st) {
     issue_stage(st, st);
-#pragma unroll
-    for (int i = 0; i < T::kSZ; ++i) sz_ring[st][i] = load_sz(st, i);
+    stage_sz(st, sz_ring[st == 0 ? 0 : st - 1], sz_ring[st]);  // stage 0 is even: prev unread
   }
   int slot = 0;
   for (int kt = 0; kt < steps; ++kt) {
@@ -311,15 +335,15 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
     const int next = kt + kStages - 1;
     const int next_slot = slot == 0 ? kStages - 1 : slot - 1;  // stage kt - 1's slot
     issue_stage(next, next_slot);
+    uint32_t fresh[T::kSZ];
+    stage_sz(next, sz_ring[kStages - 2], fresh);
 #pragma unroll
     for (int st = 0; st + 1 < kStages - 1; ++st) {
 #pragma unroll
       for (int i = 0; i < T::kSZ; ++i) sz_ring[st][i] = sz_ring[st + 1][i];
     }
 #pragma unroll
-    for (int i = 0; i < T::kSZ; ++i) {
-      sz_ring[kStages - 2][i] = load_sz(next, i);
-    }
+    for (int i = 0; i < T::kSZ; ++i) sz_ring[kStages - 2][i] = fresh[i];
     compute_stage(slot);
     slot = slot + 1 == kStages ? 0 : slot + 1;
   }
