@@ -19,7 +19,8 @@ __global__ void dependent_reads_kernel(const uint32_t* chain, unsigned* sink) {
 
 // Every warp runs kAtomChains independent accumulators through the atom, `iters` times each: no
 // memory in the loop, and enough independent atoms per warp that the atom's latency is hidden
-// (on an H200 at 16 warps per SM, bf16: 8 chains 649 TFLOP/s, 16 chains 651). A and B are values in
+// (a separate sweep on an H200 at 16 warps per SM, bf16: 8 chains 649 TFLOP/s, 16 chains 651;
+// this kernel, timed by the bench, 637-641). A and B are values in
 // [1, 2) that differ per lane, so no product is zero and nothing folds away; the sum of the
 // accumulators, never 0, keeps every atom live.
 template <class Dt>

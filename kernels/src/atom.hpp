@@ -73,22 +73,23 @@ constexpr int kWarpAtomsM = 4;
 #endif
 
 // Whether the tiled kernel copies a scale/zero entry of a group it already holds instead of
-// loading it again (tiled_gemm.hip stage_sz). On NVIDIA those 2-byte loads, each lane in another
-// sector, cost the L1 more than their bytes: 1.035x over the prefill table on an H200. Not on
-// gfx11, where the copies take the bf16 block_m 32 kernel to 129 VGPRs, past its budget of 128
-// (ci/gfx11_gate/budgets.yaml; 127 with them switched off here, 125 before stage_sz): there every
-// entry is loaded, as at G = 32 on NVIDIA.
-#if defined(MC_ATOM_WMMA_GFX11)
-constexpr bool kTiledReuseHeldGroups = false;
-#else
+// loading it again (tiled_gemm.hip stage_sz). On sm_90 those 2-byte loads, each lane in another
+// sector, cost the L1 more than their bytes: 1.031-1.037x over the prefill table on an H200.
+// Off elsewhere, where it was not measured and costs registers: on sm_80 ptxas spills 16 bytes at
+// block_m 64 with it (none without), and on gfx11 it takes the bf16 block_m 32 kernel to 129
+// VGPRs, past its budget of 128 (ci/gfx11_gate/budgets.yaml). There every entry is loaded, as at
+// G = 32 on sm_90.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 constexpr bool kTiledReuseHeldGroups = true;
+#else
+constexpr bool kTiledReuseHeldGroups = false;
 #endif
 
 // MC_TILED_LAUNCH_BOUNDS(threads): the tiled kernel's __launch_bounds__. On NVIDIA it asks for
-// 3 resident CTAs per SM, which caps its registers at 168 (from 198) with no spills, for 12 warps
-// per SM instead of 8 (measured in one bench run on an H200: 7 % less time, geometric mean over
-// the prefill table). On AMD the second argument means something else (waves per EU), so the
-// one-argument form.
+// 3 resident CTAs per SM, which caps its registers at 168 (from 198; on sm_90 the fp16 block_m 64
+// kernel spills 8-16 bytes there, the others none), for 12 warps per SM instead of 8 (measured in
+// one bench run on an H200: 7 % less time, geometric mean over the prefill table). On AMD the
+// second argument means something else (waves per EU), so the one-argument form.
 #if defined(MC_COMPAT_CUDA)
 #define MC_TILED_LAUNCH_BOUNDS(threads) __launch_bounds__(threads, 3)
 #else

@@ -23,7 +23,7 @@
 //     (atom.hpp atom_load_a: one ldmatrix per atom on NVIDIA, no register copies).
 //   * Scales and zeros: per stage, column and 32-k chunk (a chunk lies in one group: G >= 32 and
 //     chunks start at multiples of 32), as `scale bits | zero << 16`. They are loaded into
-//     registers kStages - 1 stages ahead, on NVIDIA once per group (stage_sz: an entry of a
+//     registers kStages - 1 stages ahead, on sm_90 once per group (stage_sz: an entry of a
 //     group already held is copied from it); when their stage comes up, the loading thread
 //     makes each entry's dequantiser state (PairDequant::state) and stores that to shared
 //     memory, so the lanes that use a column (4 per warp on NVIDIA) only load it.
@@ -227,17 +227,17 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
   // its source are both in range or both past K.) Each scale load is a 2-byte read per lane,
   // every lane of a warp in another sector, so they cost the L1 more than their bytes: on
   // Qwen3-235B gemm1 at T = 4096 (ncu) this took the L1's busy share from 70 to 63 % and the
-  // global-load stalls from 0.56 to 0.30 per instruction. NVIDIA only (atom.hpp
-  // kTiledReuseHeldGroups: gfx11's VGPR budget). G stays a run-time value: the kernel
+  // global-load stalls from 0.56 to 0.30 per instruction. sm_90 only (atom.hpp
+  // kTiledReuseHeldGroups: registers elsewhere). G stays a run-time value: the kernel
   // instantiated per G, the conditions constant, ran no faster (kernels/README.md).
   constexpr bool kConsecutiveChunks = T::kThreads == kBN;  // entry i is chunk i
   auto stage_sz = [&](int kt, const uint32_t(&prev)[T::kSZ], uint32_t(&out)[T::kSZ]) {
-    const bool as_prev_stage = kTiledReuseHeldGroups && p.group_size == 128 && (kt & 1) != 0;
+    const bool as_prev_stage = p.group_size == 128 && (kt & 1) != 0;
 #pragma unroll
     for (int i = 0; i < T::kSZ; ++i) {
       if (as_prev_stage) {
         out[i] = prev[i];
-      } else if (kTiledReuseHeldGroups && kConsecutiveChunks && i > 0 && p.group_size >= 64) {
+      } else if (kConsecutiveChunks && i > 0 && p.group_size >= 64) {
         out[i] = out[i - 1];
       } else {
         out[i] = load_sz(kt, i);
@@ -320,7 +320,12 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
 #pragma unroll
   for (int st = 0; st < kStages - 1; ++st) {
     issue_stage(st, st);
-    stage_sz(st, sz_ring[st == 0 ? 0 : st - 1], sz_ring[st]);  // stage 0 is even: prev unread
+    if constexpr (kTiledReuseHeldGroups) {
+      stage_sz(st, sz_ring[st == 0 ? 0 : st - 1], sz_ring[st]);  // stage 0 is even: prev unread
+    } else {
+#pragma unroll
+      for (int i = 0; i < T::kSZ; ++i) sz_ring[st][i] = load_sz(st, i);
+    }
   }
   int slot = 0;
   for (int kt = 0; kt < steps; ++kt) {
@@ -335,15 +340,19 @@ __global__ MC_TILED_LAUNCH_BOUNDS(TileShape<BM>::kThreads) void tiled_gemm_kerne
     const int next = kt + kStages - 1;
     const int next_slot = slot == 0 ? kStages - 1 : slot - 1;  // stage kt - 1's slot
     issue_stage(next, next_slot);
+    // Without kTiledReuseHeldGroups the entries are loaded after the shift, as they were before
+    // stage_sz: calling it, even where it reduces to load_sz, cost gfx11 2 VGPRs.
     uint32_t fresh[T::kSZ];
-    stage_sz(next, sz_ring[kStages - 2], fresh);
+    if constexpr (kTiledReuseHeldGroups) stage_sz(next, sz_ring[kStages - 2], fresh);
 #pragma unroll
     for (int st = 0; st + 1 < kStages - 1; ++st) {
 #pragma unroll
       for (int i = 0; i < T::kSZ; ++i) sz_ring[st][i] = sz_ring[st + 1][i];
     }
 #pragma unroll
-    for (int i = 0; i < T::kSZ; ++i) sz_ring[kStages - 2][i] = fresh[i];
+    for (int i = 0; i < T::kSZ; ++i) {
+      sz_ring[kStages - 2][i] = kTiledReuseHeldGroups ? fresh[i] : load_sz(next, i);
+    }
     compute_stage(slot);
     slot = slot + 1 == kStages ? 0 : slot + 1;
   }
