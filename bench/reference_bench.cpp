@@ -17,6 +17,7 @@
 #include "inputs.hpp"
 #include "moecheck/reference/align.hpp"
 #include "moecheck/reference/moe.hpp"
+#include "moecheck/reference/parallel.hpp"
 
 namespace moecheck {
 namespace {

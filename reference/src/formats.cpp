@@ -1,9 +1,11 @@
 #include "moecheck/reference/formats.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 
 #include "moecheck/reference/error.hpp"
+#include "moecheck/reference/parallel.hpp"
 
 namespace moecheck {
 
@@ -90,14 +92,14 @@ ExllamaNK pack_exllama_nk(const QuantWeights& w, int64_t kw) {
   ExllamaNK p;
   p.kw = kw;
   p.qweight.assign(static_cast<size_t>(rows * kw), 0);  // padding words stay zero
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, [&](int64_t r, int) {
     const uint8_t* q = &w.q[r * k];
     for (int64_t j = 0; j < k / 8; ++j) {
       uint32_t word = 0;
       for (int nib = 0; nib < 8; ++nib) word |= place_nibble(q[8 * j + kShuffledOrder[nib]], nib);
       p.qweight[r * kw + j] = as_int32(word);
     }
-  }
+  });
   p.scales = w.scale;  // same [E, N, K/G] layout as the logical form
   if (!w.symmetric) {
     // Flat row r = e*N + n; with N % 8 == 0, word (e, n/8) is row r/8 of [E*N/8, K/G].
@@ -174,15 +176,22 @@ GptqKN pack_gptq_kn(const QuantWeights& w, bool shuffled, GptqZeros zero_format)
   p.qweight.assign(static_cast<size_t>(e_count * (k / 8) * n), 0);
   p.scales.assign(static_cast<size_t>(e_count * groups * n), 0);
   p.zeros.assign(static_cast<size_t>(e_count * groups * (n / 8)), 0);
-  for (int64_t e = 0; e < e_count; ++e) {
-    for (int64_t c = 0; c < n; ++c) {
-      const uint8_t* q = &w.q[w.q_index(e, c, 0)];
-      for (int64_t j = 0; j < k / 8; ++j) {
+  // A job packs kColumns columns of one expert (whole zero words, as n % 8 == 0), writing runs
+  // of consecutive words of each packed row.
+  constexpr int64_t kColumns = 64;
+  const int64_t blocks = (n + kColumns - 1) / kColumns;
+  parallel_for(e_count * blocks, [&](int64_t job, int) {
+    const int64_t e = job / blocks, c0 = job % blocks * kColumns, c1 = std::min(n, c0 + kColumns);
+    for (int64_t j = 0; j < k / 8; ++j) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const uint8_t* q = &w.q[w.q_index(e, c, 8 * j)];
         uint32_t word = 0;
-        for (int nib = 0; nib < 8; ++nib) word |= place_nibble(q[8 * j + order[nib]], nib);
+        for (int nib = 0; nib < 8; ++nib) word |= place_nibble(q[order[nib]], nib);
         p.qweight[(e * (k / 8) + j) * n + c] = as_int32(word);
       }
-      for (int64_t g = 0; g < groups; ++g) {
+    }
+    for (int64_t g = 0; g < groups; ++g) {
+      for (int64_t c = c0; c < c1; ++c) {
         p.scales[(e * groups + g) * n + c] = w.scale[w.g_index(e, c, g)];
         const int64_t zi = (e * groups + g) * (n / 8) + c / 8;
         p.zeros[zi] = as_int32(as_uint32(p.zeros[zi]) |
@@ -190,7 +199,7 @@ GptqKN pack_gptq_kn(const QuantWeights& w, bool shuffled, GptqZeros zero_format)
                                             static_cast<int>(c % 8)));
       }
     }
-  }
+  });
   return p;
 }
 

@@ -2,13 +2,11 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <cstdlib>
 #include <string>
-#include <thread>
 
 #include "moecheck/reference/error.hpp"
+#include "moecheck/reference/parallel.hpp"
 
 namespace moecheck {
 
@@ -16,17 +14,18 @@ namespace {
 
 using ColMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 
-// W[e] dequantised as a K x N column-major matrix: column n is row n of W, contiguous in k like
-// q, so the loop walks both in order; (q - z) * s is exact in double.
-void dequant_expert(const QuantWeights& w, int64_t e, ColMatrix& out) {
+// Columns n0 .. n0 + cols - 1 of W[e]^T as a K x cols column-major panel: column j is row
+// n0 + j of W, contiguous in k like q, so the loop walks both in order; (q - z) * s is exact in
+// double.
+void dequant_columns(const QuantWeights& w, int64_t e, int64_t n0, int64_t cols, ColMatrix& out) {
   const auto& s = w.shape;
-  out.resize(s.k, s.n);
-  for (int64_t n = 0; n < s.n; ++n) {
-    double* col = out.data() + n * s.k;
-    const uint8_t* q = &w.q[w.q_index(e, n, 0)];
+  out.resize(s.k, cols);
+  for (int64_t j = 0; j < cols; ++j) {
+    double* col = out.data() + j * s.k;
+    const uint8_t* q = &w.q[w.q_index(e, n0 + j, 0)];
     for (int64_t g = 0; g < s.groups(); ++g) {
-      const double scale = bits_to_float(w.scale[w.g_index(e, n, g)], w.dtype);
-      const int zero = w.zero[w.g_index(e, n, g)];
+      const double scale = bits_to_float(w.scale[w.g_index(e, n0 + j, g)], w.dtype);
+      const int zero = w.zero[w.g_index(e, n0 + j, g)];
       for (int64_t k = g * s.group; k < (g + 1) * s.group; ++k) {
         col[k] = (static_cast<int>(q[k]) - zero) * scale;
       }
@@ -73,9 +72,13 @@ std::vector<uint8_t> computed_routes(const Routing& r, const Alignment& al) {
 
 namespace {
 
-// Below this many rows per expert the weights are dequantised one output row at a time and used
-// at once (memory traffic of q, not of a dequantised matrix); from it on, one Eigen GEMM pair.
-constexpr int64_t kGemmRows = 8;
+// A job is one expert's rows over a slice of up to kSliceCols output columns, so that a layer
+// with fewer experts than threads (Mixtral: 8) still keeps every thread busy. Within it the
+// weights are dequantised a panel at a time, about kPanelDoubles doubles (K x cols, cache
+// resident), each used at once by one Eigen GEMM pair: the whole expert as doubles would be
+// written to and read back from memory (940 MB for a Mixtral gemm1 expert).
+constexpr int64_t kSliceCols = 512;
+constexpr int64_t kPanelDoubles = int64_t{1} << 18;
 
 struct ExpertJob {
   const Activations& a;
@@ -87,17 +90,18 @@ struct ExpertJob {
   RefOutput& out;
 };
 
-// One worker's matrices, reused from expert to expert: fresh allocations of tens of megabytes
-// per expert cost more in page faults than the GEMMs themselves.
+// One worker's matrices, reused from job to job: fresh allocations per job cost more in page
+// faults than the GEMMs themselves.
 struct Workspace {
   ColMatrix x, xabs, xe, value, magnitude, extra, wd, wabs;
-  Eigen::VectorXd wrow, wrow_abs;
 };
 
-// The rows `ids` of expert e: value, magnitude and propagated input error, scattered by flat id.
-void expert_rows(const ExpertJob& job, int64_t e, const std::vector<int32_t>& ids, Workspace& ws) {
+// Rows `ids` of expert e, columns n0 .. n1 - 1: value, magnitude and propagated input error,
+// scattered by flat id (routed_gemm marks the rows written).
+void expert_columns(const ExpertJob& job, int64_t e, const std::vector<int32_t>& ids, int64_t n0,
+                    int64_t n1, Workspace& ws) {
   const WeightShape& s = job.w.shape;
-  const int64_t m = static_cast<int64_t>(ids.size());
+  const int64_t m = static_cast<int64_t>(ids.size()), cols = n1 - n0;
   ws.x.resize(m, s.k);
   for (int64_t i = 0; i < m; ++i) {
     const int64_t row = ids[i] / job.a_route_div;
@@ -111,58 +115,30 @@ void expert_rows(const ExpertJob& job, int64_t e, const std::vector<int32_t>& id
     }
   }
   ws.xabs = ws.x.cwiseAbs();
-  ws.value.resize(m, s.n);
-  ws.magnitude.resize(m, s.n);
-  if (job.a_extra) ws.extra.resize(m, s.n);
-  if (m >= kGemmRows) {
-    dequant_expert(job.w, e, ws.wd);
+  ws.value.resize(m, cols);
+  ws.magnitude.resize(m, cols);
+  if (job.a_extra) ws.extra.resize(m, cols);
+  const int64_t panel = std::max<int64_t>(8, kPanelDoubles / s.k);
+  for (int64_t p0 = 0; p0 < cols; p0 += panel) {
+    const int64_t pc = std::min(panel, cols - p0);
+    dequant_columns(job.w, e, n0 + p0, pc, ws.wd);
     ws.wabs = ws.wd.cwiseAbs();
-    ws.value.noalias() = ws.x * ws.wd;
-    ws.magnitude.noalias() = ws.xabs * ws.wabs;
-    if (job.a_extra) ws.extra.noalias() = ws.xe * ws.wabs;
-  } else {
-    ws.wrow.resize(s.k);
-    const int64_t groups = s.groups();
-    for (int64_t n = 0; n < s.n; ++n) {
-      const uint8_t* q = &job.w.q[job.w.q_index(e, n, 0)];
-      for (int64_t g = 0; g < groups; ++g) {
-        const double scale = bits_to_float(job.w.scale[job.w.g_index(e, n, g)], job.w.dtype);
-        const int zero = job.w.zero[job.w.g_index(e, n, g)];
-        for (int64_t k = g * s.group; k < (g + 1) * s.group; ++k) {
-          ws.wrow[k] = (static_cast<int>(q[k]) - zero) * scale;
-        }
-      }
-      ws.wrow_abs = ws.wrow.cwiseAbs();
-      ws.value.col(n).noalias() = ws.x * ws.wrow;
-      ws.magnitude.col(n).noalias() = ws.xabs * ws.wrow_abs;
-      if (job.a_extra) ws.extra.col(n).noalias() = ws.xe * ws.wrow_abs;
-    }
+    ws.value.middleCols(p0, pc).noalias() = ws.x * ws.wd;
+    ws.magnitude.middleCols(p0, pc).noalias() = ws.xabs * ws.wabs;
+    if (job.a_extra) ws.extra.middleCols(p0, pc).noalias() = ws.xe * ws.wabs;
   }
   for (int64_t i = 0; i < m; ++i) {
     const int64_t id = ids[i];
     const double rw = job.opt.mul_routed_weight ? job.r.weights[id] : 1.0;
-    for (int64_t n = 0; n < s.n; ++n) {
-      job.out.value[id * s.n + n] = ws.value(i, n) * rw;
-      job.out.magnitude[id * s.n + n] = ws.magnitude(i, n) * std::fabs(rw);
-      if (job.a_extra) job.out.bound_extra[id * s.n + n] = ws.extra(i, n) * std::fabs(rw);
+    for (int64_t j = 0; j < cols; ++j) {
+      job.out.value[id * s.n + n0 + j] = ws.value(i, j) * rw;
+      job.out.magnitude[id * s.n + n0 + j] = ws.magnitude(i, j) * std::fabs(rw);
+      if (job.a_extra) job.out.bound_extra[id * s.n + n0 + j] = ws.extra(i, j) * std::fabs(rw);
     }
-    job.out.written[id] = 1;
   }
 }
 
-int g_threads = 0;  // 0: hardware concurrency
-
-int worker_count(int64_t jobs) {
-  int n = g_threads > 0 ? g_threads : static_cast<int>(std::thread::hardware_concurrency());
-  if (const char* env = std::getenv("MOECHECK_REFERENCE_THREADS")) n = std::atoi(env);
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n, jobs)));
-}
-
 }  // namespace
-
-void set_reference_threads(int threads) {
-  g_threads = threads;
-}
 
 RefOutput routed_gemm(const Activations& a, int64_t a_route_div, const QuantWeights& w,
                       const Routing& r, const Alignment& al, const GemmOptions& opt,
@@ -191,24 +167,26 @@ RefOutput routed_gemm(const Activations& a, int64_t a_route_div, const QuantWeig
   out.written.assign(numel, 0);
 
   const auto groups = routes_per_expert(r, al, s.experts);
-  std::vector<int64_t> busy;
-  for (int64_t e = 0; e < s.experts; ++e) {
-    if (!groups[e].empty()) busy.push_back(e);
-  }
-  // Experts write disjoint rows, so workers need no lock beyond the shared job counter.
-  const ExpertJob job{a, a_route_div, w, r, opt, a_extra, out};
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    Workspace ws;
-    for (size_t i = next++; i < busy.size(); i = next++) {
-      expert_rows(job, busy[i], groups[busy[i]], ws);
-    }
+  struct Slice {
+    int64_t expert, n0, n1;
   };
-  std::vector<std::thread> workers;
-  for (int t = 1; t < worker_count(static_cast<int64_t>(busy.size())); ++t)
-    workers.emplace_back(work);
-  work();
-  for (auto& t : workers) t.join();
+  std::vector<Slice> slices;
+  for (int64_t e = 0; e < s.experts; ++e) {
+    if (groups[e].empty()) continue;
+    for (int64_t n0 = 0; n0 < s.n; n0 += kSliceCols) {
+      slices.push_back({e, n0, std::min(s.n, n0 + kSliceCols)});
+    }
+  }
+  // Slices write disjoint (row, column) ranges.
+  const ExpertJob job{a, a_route_div, w, r, opt, a_extra, out};
+  std::vector<Workspace> spaces(parallel_workers(static_cast<int64_t>(slices.size())));
+  parallel_for(static_cast<int64_t>(slices.size()), [&](int64_t i, int worker) {
+    const Slice& sl = slices[i];
+    expert_columns(job, sl.expert, groups[sl.expert], sl.n0, sl.n1, spaces[worker]);
+  });
+  for (const auto& ids : groups) {
+    for (int32_t id : ids) out.written[id] = 1;
+  }
   return out;
 }
 

@@ -18,19 +18,21 @@ namespace {
 void gpu_e2e_case(const Case& c) {
   MOECHECK_SKIP_WITHOUT_DEVICE();
   const KernelApi& api = kernel_api();
-  const LayerCase lc = make_layer_case(c);
+  LayerCase lc = make_layer_case(c);
   const Tolerance tol = case_tolerance(c);
   // The routing's own sizes: a generator may choose T itself (block_edge).
   const int64_t tokens_total = lc.routing.tokens, numel = lc.routing.numel();
   const int64_t n1 = 2 * c.inter, hidden = c.hidden;
   const mc_dtype dt = abi_dtype(c.dtype);
 
-  // Reference on the sampled tokens.
+  // Reference on the sampled tokens. The weights move into its problem, not copied (DeepSeek-V3's
+  // take seconds to copy), and are uploaded from there.
   const std::vector<int64_t> tokens = sample_tokens(tokens_total, c.seed);
   const std::vector<int64_t> routes = route_rows(tokens, c.top_k);
-  LayerProblem sub = lc.problem;
-  sub.routing = restrict_routing(lc.problem.routing, tokens);
-  sub.a = restrict_rows(lc.problem.a, tokens);
+  LayerProblem sub = std::move(lc.problem);
+  const Activations a_all = std::move(sub.a);
+  sub.a = restrict_rows(a_all, tokens);
+  sub.routing = restrict_routing(sub.routing, tokens);
   const LayerReference ref = reference_layer(sub, tol);
 
   // Device: alignment first (its result feeds both GEMMs).
@@ -48,12 +50,11 @@ void gpu_e2e_case(const Case& c) {
     ASSERT_EQ(cmp.outcome, Outcome::Passed) << cmp.message;
   }
 
-  const Activations& a_host = c.apply_router_weight_on_input
-                                  ? apply_router_weight_on_input(lc.problem.a, lc.routing)
-                                  : lc.problem.a;
+  const Activations& a_host =
+      c.apply_router_weight_on_input ? apply_router_weight_on_input(a_all, lc.routing) : a_all;
   const auto a = upload_activations("activations", a_host);
-  const DeviceWeights w1 = upload_weights(c, lc.problem.w1, lc.experts);
-  const DeviceWeights w2 = upload_weights(c, lc.problem.w2, lc.experts);
+  const DeviceWeights w1 = upload_weights(c, sub.w1, lc.experts);
+  const DeviceWeights w2 = upload_weights(c, sub.w2, lc.experts);
   const auto c1 = poisoned_output("c1", c, numel, n1);
   const auto act = poisoned_output("act", c, numel, c.inter);
   const auto c2 = poisoned_output("c2", c, numel, hidden);

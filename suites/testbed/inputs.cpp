@@ -6,6 +6,7 @@
 #include <random>
 
 #include "moecheck/reference/exact_tier.hpp"
+#include "moecheck/reference/parallel.hpp"
 #include "moecheck/reference/quantize.hpp"
 
 namespace moecheck {
@@ -53,7 +54,7 @@ QuantWeights pooled(const WeightShape& s,
   const QuantWeights pool = gen({bodies, s.n, s.k, s.group});
   QuantWeights w = QuantWeights::zeros_like(s, pool.dtype, pool.symmetric);
   const int64_t g = s.groups();
-  for (int64_t e = 0; e < s.experts; ++e) {
+  parallel_for(s.experts, [&](int64_t e, int) {
     const int64_t b = e % bodies;
     for (int64_t n = 0; n < s.n; ++n) {
       const int64_t from = (n + e) % s.n;
@@ -61,7 +62,7 @@ QuantWeights pooled(const WeightShape& s,
       std::copy_n(&pool.scale[pool.g_index(b, from, 0)], g, &w.scale[w.g_index(e, n, 0)]);
       std::copy_n(&pool.zero[pool.g_index(b, from, 0)], g, &w.zero[w.g_index(e, n, 0)]);
     }
-  }
+  });
   return w;
 }
 

@@ -43,10 +43,6 @@ RefOutput routed_gemm(const Activations& a, int64_t a_route_div, const QuantWeig
                       const Routing& r, const Alignment& al, const GemmOptions& opt,
                       const std::vector<double>* a_extra = nullptr);
 
-// Worker threads of routed_gemm (one expert per task): 0 (the default) uses every hardware
-// thread; MOECHECK_REFERENCE_THREADS overrides both.
-void set_reference_threads(int threads);
-
 // Rows the given routing and alignment let a kernel write: flat ids in valid blocks.
 std::vector<uint8_t> computed_routes(const Routing& r, const Alignment& al);
 

@@ -24,7 +24,9 @@ QuantWeights quantize(const std::vector<float>& w, const WeightShape& s, DType d
                       bool symmetric);
 
 // Realistic weights: Gaussian floats (mean 0, std 0.02, like a trained projection) quantised per
-// group as above, drawn row by row (e, n) in order, so memory stays O(K) beyond the result.
+// group as above. Each row (e, n) is drawn from a stream of its own, seeded by `seed` and the
+// row, so rows are generated in parallel (parallel.hpp) and the weights do not depend on the
+// number of threads; memory stays O(K) per thread beyond the result.
 QuantWeights random_weights(const WeightShape& s, DType dtype, bool symmetric, uint64_t seed);
 
 // ---- Seeded randomness, the same on every platform ---------------------------------------------
