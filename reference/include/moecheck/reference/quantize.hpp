@@ -24,9 +24,11 @@ QuantWeights quantize(const std::vector<float>& w, const WeightShape& s, DType d
                       bool symmetric);
 
 // Realistic weights: Gaussian floats (mean 0, std 0.02, like a trained projection) quantised per
-// group as above. Each row (e, n) is drawn from a stream of its own, seeded by `seed` and the
-// row, so rows are generated in parallel (parallel.hpp) and the weights do not depend on the
-// number of threads; memory stays O(K) per thread beyond the result.
+// group as above. Each row (e, n) is drawn from a stream of its own (SplitMix64 seeded by `seed`
+// and the row, Gaussian by Marsaglia's polar method), so rows are generated in parallel
+// (parallel.hpp) and the weights do not depend on the number of threads; memory stays O(K) per
+// thread beyond the result. Deterministic wherever std::log returns the same doubles, as for
+// standard_normal below.
 QuantWeights random_weights(const WeightShape& s, DType dtype, bool symmetric, uint64_t seed);
 
 // ---- Seeded randomness, the same on every platform ---------------------------------------------
