@@ -74,9 +74,10 @@ namespace {
 
 // A job is one expert's rows over a slice of up to kSliceCols output columns, so that a layer
 // with fewer experts than threads (Mixtral: 8) still keeps every thread busy. Within it the
-// weights are dequantised a panel at a time, about kPanelDoubles doubles (K x cols, cache
-// resident), each used at once by one Eigen GEMM pair: the whole expert as doubles would be
-// written to and read back from memory (940 MB for a Mixtral gemm1 expert).
+// weights are dequantised a panel at a time, about kPanelDoubles doubles (K x cols: 2 MB, and as
+// much again for their absolute values, cache resident), each used at once by the value and
+// magnitude GEMMs (and the input-error one): the whole expert as doubles would be written to and
+// read back from memory (940 MB for a Mixtral gemm1 expert).
 constexpr int64_t kSliceCols = 512;
 constexpr int64_t kPanelDoubles = int64_t{1} << 18;
 
@@ -177,10 +178,12 @@ RefOutput routed_gemm(const Activations& a, int64_t a_route_div, const QuantWeig
       slices.push_back({e, n0, std::min(s.n, n0 + kSliceCols)});
     }
   }
-  // Slices write disjoint (row, column) ranges.
+  // Slices write disjoint (row, column) ranges: a valid alignment lists each route once.
   const ExpertJob job{a, a_route_div, w, r, opt, a_extra, out};
-  std::vector<Workspace> spaces(parallel_workers(static_cast<int64_t>(slices.size())));
-  parallel_for(static_cast<int64_t>(slices.size()), [&](int64_t i, int worker) {
+  const int64_t jobs = static_cast<int64_t>(slices.size());
+  const int workers = parallel_workers(jobs);
+  std::vector<Workspace> spaces(workers);
+  parallel_for(jobs, workers, [&](int64_t i, int worker) {
     const Slice& sl = slices[i];
     expert_columns(job, sl.expert, groups[sl.expert], sl.n0, sl.n1, spaces[worker]);
   });

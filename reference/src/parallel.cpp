@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -26,7 +27,7 @@ int parallel_workers(int64_t jobs) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n, jobs)));
 }
 
-void parallel_for(int64_t jobs, const std::function<void(int64_t, int)>& fn) {
+void parallel_for(int64_t jobs, int workers, const std::function<void(int64_t, int)>& fn) {
   std::atomic<int64_t> next{0};
   std::atomic<bool> failed{false};
   std::exception_ptr first_error;
@@ -43,11 +44,20 @@ void parallel_for(int64_t jobs, const std::function<void(int64_t, int)>& fn) {
     }
   };
   std::vector<std::thread> threads;
-  const int workers = parallel_workers(jobs);
-  for (int w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  for (int w = 1; w < workers; ++w) {
+    try {
+      threads.emplace_back(work, w);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: the ones running take every job all the same
+    }
+  }
   work(0);
   for (auto& t : threads) t.join();
   if (first_error) std::rethrow_exception(first_error);
+}
+
+void parallel_for(int64_t jobs, const std::function<void(int64_t, int)>& fn) {
+  parallel_for(jobs, parallel_workers(jobs), fn);
 }
 
 }  // namespace moecheck

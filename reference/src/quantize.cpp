@@ -108,10 +108,10 @@ QuantWeights quantize(const std::vector<float>& w, const WeightShape& s, DType d
 QuantWeights random_weights(const WeightShape& s, DType dtype, bool symmetric, uint64_t seed) {
   QuantWeights out = QuantWeights::zeros_like(s, dtype, symmetric);
   const int64_t rows = s.experts * s.n;
-  std::vector<std::vector<float>> scratch(parallel_workers(rows),
-                                          std::vector<float>(static_cast<size_t>(s.k)));
+  const int workers = parallel_workers(rows);
+  std::vector<std::vector<float>> scratch(workers, std::vector<float>(static_cast<size_t>(s.k)));
   // Rows write disjoint q, scale and zero entries.
-  parallel_for(rows, [&](int64_t r, int worker) {
+  parallel_for(rows, workers, [&](int64_t r, int worker) {
     std::vector<float>& row = scratch[worker];
     fill_normal(splitmix64(seed ^ splitmix64(kWeightsStream + static_cast<uint64_t>(r))), 0.02,
                 row);

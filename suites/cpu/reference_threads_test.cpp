@@ -106,11 +106,14 @@ struct GemmSetup {
 };
 
 // N = 1100 over K = 4096: three column slices of an expert, several panels in each, and a
-// partial last panel and slice; experts with many rows and with one.
+// partial last panel and slice; experts with many rows (zipf: 20, 15, 6 and 6 of 48 routes) and,
+// the expert past them, one (its GEMM a single row: a matrix-vector product in Eigen).
 GemmSetup gemm_setup() {
   GemmSetup g;
-  const int64_t tokens = 24, experts = 4, k = 4096;
-  g.r = generate_routing(RoutingSpec{RoutingKind::zipf, 1.2, 3}, tokens, 2, experts, 8);
+  const int64_t tokens = 24, experts = 5, k = 4096;
+  g.r = generate_routing(RoutingSpec{RoutingKind::zipf, 1.2, 3}, tokens, 2, experts - 1, 8);
+  g.r.experts = experts;
+  g.r.ids[g.r.numel() - 1] = static_cast<int32_t>(experts - 1);
   g.w = random_weights({experts, 1100, k, 128}, DType::bf16, false, 2);
   g.a = Activations::zeros(DType::bf16, tokens, k, k);
   std::mt19937_64 rng = seeded_rng(4, 0);

@@ -50,8 +50,10 @@ void gpu_e2e_case(const Case& c) {
     ASSERT_EQ(cmp.outcome, Outcome::Passed) << cmp.message;
   }
 
-  const Activations& a_host =
-      c.apply_router_weight_on_input ? apply_router_weight_on_input(a_all, lc.routing) : a_all;
+  // Both branches lvalues: a conditional with a temporary on one side would copy a_all.
+  Activations weighted;
+  if (c.apply_router_weight_on_input) weighted = apply_router_weight_on_input(a_all, lc.routing);
+  const Activations& a_host = c.apply_router_weight_on_input ? weighted : a_all;
   const auto a = upload_activations("activations", a_host);
   const DeviceWeights w1 = upload_weights(c, sub.w1, lc.experts);
   const DeviceWeights w2 = upload_weights(c, sub.w2, lc.experts);

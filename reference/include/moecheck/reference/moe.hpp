@@ -1,5 +1,6 @@
 // The MoE layer reference (DESIGN.md section 4), in double with Eigen: per expert, gather its
-// rows, one GEMM, scatter. Every GEMM output carries, beside its value, the magnitude
+// rows, multiply them by its dequantised weights, scatter (by slices of columns on worker
+// threads, parallel.hpp). Every GEMM output carries, beside its value, the magnitude
 // M = sum_k |a_k| |w_k| the tolerance model needs, and which rows the contract writes.
 #pragma once
 

@@ -28,7 +28,8 @@ QuantWeights quantize(const std::vector<float>& w, const WeightShape& s, DType d
 // and the row, Gaussian by Marsaglia's polar method), so rows are generated in parallel
 // (parallel.hpp) and the weights do not depend on the number of threads; memory stays O(K) per
 // thread beyond the result. Deterministic wherever std::log returns the same doubles, as for
-// standard_normal below.
+// standard_normal below (quantize.cpp is compiled without FMA contraction, so the x86-64-v3
+// build and a portable one draw the same weights).
 QuantWeights random_weights(const WeightShape& s, DType dtype, bool symmetric, uint64_t seed);
 
 // ---- Seeded randomness, the same on every platform ---------------------------------------------
