@@ -8,7 +8,8 @@
 # within 25 % of each other (both atoms, mma.sync and gfx11's WMMA, run the two dtypes at one
 # rate; a measurement broken for one dtype shows here). Exit 77 (ctest: skipped) without a usable
 # GPU, or on a device with no matrix atom (the kernels do not run there), with the bench's
-# reason. Exit 1 otherwise, saying which check failed.
+# reason. Exit 1 otherwise, saying which check failed. It needs the GPU to itself (ctest runs it
+# with RUN_SERIAL): beside other cases the two peaks were once 25 % apart.
 bench=$1
 out=$2
 mkdir -p "$out" || exit 1
