@@ -95,6 +95,13 @@ constexpr bool kTiledReuseHeldGroups = false;
 #else
 #define MC_TILED_LAUNCH_BOUNDS(threads) __launch_bounds__(threads)
 #endif
+// MC_FUSED_LAUNCH_BOUNDS(threads, ctas): the fused kernel's, `ctas` resident per SM on NVIDIA
+// (fused_gemm.hip fused_min_ctas); the one-argument form on AMD, as above.
+#if defined(MC_COMPAT_CUDA)
+#define MC_FUSED_LAUNCH_BOUNDS(threads, ctas) __launch_bounds__(threads, ctas)
+#else
+#define MC_FUSED_LAUNCH_BOUNDS(threads, ctas) __launch_bounds__(threads)
+#endif
 
 #if defined(MC_ATOM_WMMA_GFX11)
 typedef short mc_v16s __attribute__((ext_vector_type(16)));

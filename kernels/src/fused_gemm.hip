@@ -9,10 +9,13 @@
 // kernels/README.md).
 //
 // Grid: x = alignment blocks (device_common.hpp grid_blocks), y = tiles of kBN columns.
-// A CTA has 8 warps of 32 columns each: WarpsN along N (1, 2, 4 or 8, so kBN = 32 .. 256) times
-// 8 / WarpsN along K (each warp a contiguous range of the K chunks). The launcher picks WarpsN per
-// launch from the grid it would make and the device's size (moecheck/fused_shape.h says how and
-// why: wide CTAs read the weights faster, narrow ones fill the device when few blocks have work).
+// Warps of 32 columns each: WarpsN along N times Warps / WarpsN along K (each warp a contiguous
+// range of the K chunks). The launcher picks the shape per launch from the grid it would make and
+// the device's size (moecheck/fused_shape.h says how and why: warps that each stream the whole K
+// read the weights faster, K split over warps fills the device when few blocks have work): CTAs
+// of 8 warps, 1, 2 or 4 along N (kBN = 32 .. 128), or, where the rule wants 8 along N and no K
+// split, CTAs of 4 warps along N (kBN = 128), twice as many: with no K split a CTA's warps share
+// nothing but the block's ids, and smaller CTAs hold more warps per SM (launch_fused_shape).
 // No shared memory in the K loop: a lane loads its packed words and its token's activations
 // straight into registers through the decode map (moecheck/atom_layout.h: which words and
 // activations each lane holds, and in which k and column order the fragments see them), kDepth
@@ -44,17 +47,26 @@ namespace mc {
 namespace {
 
 using Decode = moecheck::atom::NativeDecode;
-constexpr int kThreads = moecheck::fused::kWarps * kWarpSize;
 static_assert(moecheck::fused::kWarpCols == Decode::kCols, "fused_shape.h counts 32-column warps");
 
-// The CTA's warp grid for WarpsN warps along N (fused_shape.h).
-template <int WarpsN>
+// The CTA's warp grid: WarpsN warps along N, Warps in all (fused_shape.h).
+template <int WarpsN, int Warps>
 struct CtaShape {
   static constexpr int kWarpsN = WarpsN;
-  static constexpr int kWarpsK = moecheck::fused::kWarps / WarpsN;
+  static constexpr int kWarpsK = Warps / WarpsN;
   static constexpr int kBN = WarpsN * Decode::kCols;  // columns per CTA
-  static_assert(kWarpsN * kWarpsK == moecheck::fused::kWarps, "8 warps");
+  static constexpr int kThreads = Warps * kWarpSize;
+  static_assert(kWarpsN * kWarpsK == Warps, "whole warps along N and K");
 };
+// The resident CTAs per SM the kernel is compiled for (NVIDIA: MC_FUSED_LAUNCH_BOUNDS caps its
+// registers so that they fit). 8-warp CTAs: left to ptxas (97-128 registers, 2 per SM). 4-warp
+// CTAs: 5 per SM, 20 warps, at G >= 64 (96 registers, no spills); at G = 32, which holds more
+// scales, 4 (128 registers). Measured on an H200 against 4 per SM at every G, in one bench run
+// over the decode table (kernels/README.md). Unused on AMD, whose bound takes no CTA count.
+[[maybe_unused]] constexpr int fused_min_ctas(int warps, int chunks_per_group) {
+  if (warps == 8) return 1;
+  return chunks_per_group == 1 ? 4 : 5;
+}
 constexpr int kMaxBlockM = 8;               // the n8 step's B columns
 constexpr int kMaxChunksPerGroup = 4;       // G <= 128 (supports.cpp), chunks of 32 k
 constexpr int kCElems = Layout::kN8CElems;  // the accumulators an n8 step updates
@@ -191,11 +203,13 @@ __device__ __forceinline__ void mma_chunk(Acc (&acc)[Decode::kAtomsN], const Chu
   }
 }
 
-template <class Dt, int BM, int WarpsN, int Cpg>
-__global__ __launch_bounds__(kThreads) void fused_gemm_kernel(const FusedParams p) {
+template <class Dt, int BM, int WarpsN, int Cpg, int Warps>
+__global__ MC_FUSED_LAUNCH_BOUNDS(Warps* kWarpSize,
+                                  fused_min_ctas(Warps,
+                                                 Cpg)) void fused_gemm_kernel(const FusedParams p) {
 #if MC_HAS_ATOM
   static_assert(BM <= kMaxBlockM, "the block's tokens are B columns 0..7 of an n8 step");
-  using Shape = CtaShape<WarpsN>;
+  using Shape = CtaShape<WarpsN, Warps>;
   constexpr int kWarpsN = Shape::kWarpsN, kWarpsK = Shape::kWarpsK, kBN = Shape::kBN;
   constexpr int kDepth = Decode::kDepth;
   constexpr int kTileElems = Decode::kAtomsN * kCElems;
@@ -383,16 +397,17 @@ __global__ __launch_bounds__(kReduceThreads) void topk_reduce_kernel(
   }
 }
 
-template <class Dt, int BM, int WarpsN>
+template <class Dt, int BM, int WarpsN, int Warps>
 void launch_fused(const FusedParams& p, int64_t blocks, hipStream_t stream) {
-  constexpr int kBN = CtaShape<WarpsN>::kBN;
+  constexpr int kBN = CtaShape<WarpsN, Warps>::kBN;
+  constexpr int kThreads = CtaShape<WarpsN, Warps>::kThreads;
   const dim3 grid(static_cast<uint32_t>(blocks), static_cast<uint32_t>((p.n + kBN - 1) / kBN));
   if (p.group_size == 32) {
-    fused_gemm_kernel<Dt, BM, WarpsN, 1><<<grid, kThreads, 0, stream>>>(p);
+    fused_gemm_kernel<Dt, BM, WarpsN, 1, Warps><<<grid, kThreads, 0, stream>>>(p);
   } else if (p.group_size == 64) {
-    fused_gemm_kernel<Dt, BM, WarpsN, 2><<<grid, kThreads, 0, stream>>>(p);
+    fused_gemm_kernel<Dt, BM, WarpsN, 2, Warps><<<grid, kThreads, 0, stream>>>(p);
   } else {  // 128 (check_fused_gemm: G is 32, 64 or 128)
-    fused_gemm_kernel<Dt, BM, WarpsN, 4><<<grid, kThreads, 0, stream>>>(p);
+    fused_gemm_kernel<Dt, BM, WarpsN, 4, Warps><<<grid, kThreads, 0, stream>>>(p);
   }
 }
 
@@ -403,14 +418,17 @@ void launch_fused_shape(const FusedParams& p, const mc_fused_gemm_args& args, in
   const int64_t blocks = grid_blocks(args.sorted_len, BM, args.numel);
   const int warps_n = fs::warps_n(fs::block_estimate(blocks, args.numel, BM, args.num_experts),
                                   args.n, args.k, resident);
+  // 8 along N, no K split: as CTAs of 4 warps (the top of this file). On an H200 1.014x over the
+  // decode table against CTAs of 8 (no row slower beyond noise; T = 16 1.03-1.05x), and more with
+  // 5 CTAs per SM (fused_min_ctas): kernels/README.md.
   if (warps_n == 8) {
-    launch_fused<Dt, BM, 8>(p, blocks, stream);
+    launch_fused<Dt, BM, 4, 4>(p, blocks, stream);
   } else if (warps_n == 4) {
-    launch_fused<Dt, BM, 4>(p, blocks, stream);
+    launch_fused<Dt, BM, 4, 8>(p, blocks, stream);
   } else if (warps_n == 1) {
-    launch_fused<Dt, BM, 1>(p, blocks, stream);
+    launch_fused<Dt, BM, 1, 8>(p, blocks, stream);
   } else {
-    launch_fused<Dt, BM, 2>(p, blocks, stream);
+    launch_fused<Dt, BM, 2, 8>(p, blocks, stream);
   }
 }
 

@@ -1,7 +1,10 @@
 // The fused family's CTA shape, chosen per launch on the host (kernels/src/fused_gemm.hip): a CTA
 // is 8 warps of 32 columns each, `warps_n` of them side by side along N (1, 2, 4 or 8: tiles of
 // 32, 64, 128 or 256 columns) and the rest splitting K (8, 4, 2 or 1 ranges, added in shared
-// memory).
+// memory). The rule counts in those 8-warp CTAs; the kernel runs the widest (8 along N, no K
+// split) as twice as many CTAs of 4 warps, which share nothing but the block's ids, 5 per SM on
+// an H200 instead of 2 of 8 warps (20 warps instead of 16): 1.022x over the decode table, T = 16
+// 1.05-1.07x (kernels/README.md).
 //
 // Why it varies: a wide CTA reads a whole 1 KiB of each packed weight row at once (8 warps at the
 // same k), which the memory system serves faster than four 256-byte pieces at four different k;
