@@ -59,7 +59,7 @@ struct CtaShape {
   static_assert(kWarpsN * kWarpsK == Warps, "whole warps along N and K");
 };
 // The resident CTAs per SM the kernel is compiled for (NVIDIA: MC_FUSED_LAUNCH_BOUNDS caps its
-// registers so that they fit). 8-warp CTAs: left to ptxas (97-128 registers, 2 per SM). 4-warp
+// registers so that they fit). 8-warp CTAs: left to ptxas (95-128 registers, 2 per SM). 4-warp
 // CTAs: 5 per SM, 20 warps, at G >= 64 (96 registers, no spills); at G = 32, which holds more
 // scales, 4 (128 registers). Measured on an H200 against 4 per SM at every G, in one bench run
 // over the decode table (kernels/README.md). Unused on AMD, whose bound takes no CTA count.
@@ -204,9 +204,8 @@ __device__ __forceinline__ void mma_chunk(Acc (&acc)[Decode::kAtomsN], const Chu
 }
 
 template <class Dt, int BM, int WarpsN, int Cpg, int Warps>
-__global__ MC_FUSED_LAUNCH_BOUNDS(Warps* kWarpSize,
-                                  fused_min_ctas(Warps,
-                                                 Cpg)) void fused_gemm_kernel(const FusedParams p) {
+__global__ void MC_FUSED_LAUNCH_BOUNDS((kWarpSize * Warps), fused_min_ctas(Warps, Cpg))
+    fused_gemm_kernel(const FusedParams p) {
 #if MC_HAS_ATOM
   static_assert(BM <= kMaxBlockM, "the block's tokens are B columns 0..7 of an n8 step");
   using Shape = CtaShape<WarpsN, Warps>;
@@ -418,9 +417,9 @@ void launch_fused_shape(const FusedParams& p, const mc_fused_gemm_args& args, in
   const int64_t blocks = grid_blocks(args.sorted_len, BM, args.numel);
   const int warps_n = fs::warps_n(fs::block_estimate(blocks, args.numel, BM, args.num_experts),
                                   args.n, args.k, resident);
-  // 8 along N, no K split: as CTAs of 4 warps (the top of this file). On an H200 1.014x over the
-  // decode table against CTAs of 8 (no row slower beyond noise; T = 16 1.03-1.05x), and more with
-  // 5 CTAs per SM (fused_min_ctas): kernels/README.md.
+  // 8 along N, no K split: as CTAs of 4 warps (the top of this file). On an H200 1.022x over the
+  // decode table against CTAs of 8 (T = 16 1.04x), 1.008x of it from 5 CTAs per SM instead of 4
+  // (fused_min_ctas): kernels/README.md.
   if (warps_n == 8) {
     launch_fused<Dt, BM, 4, 4>(p, blocks, stream);
   } else if (warps_n == 4) {

@@ -4,7 +4,7 @@
 // memory). The rule counts in those 8-warp CTAs; the kernel runs the widest (8 along N, no K
 // split) as twice as many CTAs of 4 warps, which share nothing but the block's ids, 5 per SM on
 // an H200 instead of 2 of 8 warps (20 warps instead of 16): 1.022x over the decode table, T = 16
-// 1.05-1.07x (kernels/README.md).
+// 1.04x (kernels/README.md).
 //
 // Why it varies: a wide CTA reads a whole 1 KiB of each packed weight row at once (8 warps at the
 // same k), which the memory system serves faster than four 256-byte pieces at four different k;
