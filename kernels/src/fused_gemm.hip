@@ -13,9 +13,8 @@
 // range of the K chunks). The launcher picks the shape per launch from the grid it would make and
 // the device's size (moecheck/fused_shape.h says how and why: warps that each stream the whole K
 // read the weights faster, K split over warps fills the device when few blocks have work): CTAs
-// of 8 warps, 1, 2 or 4 along N (kBN = 32 .. 128), or, where the rule wants 8 along N and no K
-// split, CTAs of 4 warps along N (kBN = 128), twice as many: with no K split a CTA's warps share
-// nothing but the block's ids, and smaller CTAs hold more warps per SM (launch_fused_shape).
+// of 4 warps, 4, 2 or 1 along N (kBN = 128, 64, 32), or, for the smallest grids over a long K,
+// 8 warps, 1 along N (launch_fused_shape).
 // No shared memory in the K loop: a lane loads its packed words and its token's activations
 // straight into registers through the decode map (moecheck/atom_layout.h: which words and
 // activations each lane holds, and in which k and column order the fragments see them), kDepth
@@ -415,19 +414,16 @@ void launch_fused_shape(const FusedParams& p, const mc_fused_gemm_args& args, in
                         hipStream_t stream) {
   namespace fs = moecheck::fused;
   const int64_t blocks = grid_blocks(args.sorted_len, BM, args.numel);
-  const int warps_n = fs::warps_n(fs::block_estimate(blocks, args.numel, BM, args.num_experts),
-                                  args.n, args.k, resident);
-  // 8 along N, no K split: as CTAs of 4 warps (the top of this file). On an H200 1.022x over the
-  // decode table against CTAs of 8 (T = 16 1.04x), 1.008x of it from 5 CTAs per SM instead of 4
-  // (fused_min_ctas): kernels/README.md.
-  if (warps_n == 8) {
+  const fs::Shape shape = fs::shape(fs::block_estimate(blocks, args.numel, BM, args.num_experts),
+                                    args.n, args.k, resident);
+  if (shape == fs::Shape{4, 4}) {
     launch_fused<Dt, BM, 4, 4>(p, blocks, stream);
-  } else if (warps_n == 4) {
-    launch_fused<Dt, BM, 4, 8>(p, blocks, stream);
-  } else if (warps_n == 1) {
+  } else if (shape == fs::Shape{1, 4}) {
+    launch_fused<Dt, BM, 1, 4>(p, blocks, stream);
+  } else if (shape == fs::Shape{1, 8}) {
     launch_fused<Dt, BM, 1, 8>(p, blocks, stream);
-  } else {
-    launch_fused<Dt, BM, 2, 8>(p, blocks, stream);
+  } else {  // {2, 4}
+    launch_fused<Dt, BM, 2, 4>(p, blocks, stream);
   }
 }
 

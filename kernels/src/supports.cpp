@@ -14,8 +14,9 @@ namespace mc {
 namespace {
 
 constexpr int64_t kInt32Max = 2147483647;
-// Grids put N tiles on the y dimension (at most 65535 blocks); the narrowest tile is the fused
-// family's 64 columns (its narrowest CTA shape, moecheck/fused_shape.h).
+// Grids put N tiles on the y dimension (at most 65535 blocks). The fused family's shape rule
+// (moecheck/fused_shape.h) takes 32-column tiles only where they fit that limit, so its
+// narrowest tile for any N is 64 columns.
 constexpr int64_t kMaxN = 65535 * 64;
 
 __attribute__((format(printf, 3, 4))) mc_status fail(char* reason, mc_status status,
