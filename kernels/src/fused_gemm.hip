@@ -397,9 +397,10 @@ __global__ __launch_bounds__(kReduceThreads) void topk_reduce_kernel(
 
 template <class Dt, int BM, int WarpsN, int Warps>
 void launch_fused(const FusedParams& p, int64_t blocks, hipStream_t stream) {
-  constexpr int kBN = CtaShape<WarpsN, Warps>::kBN;
   constexpr int kThreads = CtaShape<WarpsN, Warps>::kThreads;
-  const dim3 grid(static_cast<uint32_t>(blocks), static_cast<uint32_t>((p.n + kBN - 1) / kBN));
+  // The N tiles as fused_shape.h counts them, whose rule keeps them within the grid's y limit.
+  const int64_t tiles = moecheck::fused::tiles_of(p.n, WarpsN);
+  const dim3 grid(static_cast<uint32_t>(blocks), static_cast<uint32_t>(tiles));
   if (p.group_size == 32) {
     fused_gemm_kernel<Dt, BM, WarpsN, 1, Warps><<<grid, kThreads, 0, stream>>>(p);
   } else if (p.group_size == 64) {

@@ -17,8 +17,7 @@
 // the decode table against the earlier rule (8-warp CTAs but for the widest), and this rule
 // 1.056x; its thresholds are that run's, in device-fulls of 4-warp CTAs (`resident_ctas`):
 //   - K <= 1024 and 128-column CTAs fill at least 3/4 of the device: 4 x 4;
-//   - 64-column CTAs fill at least 3/4 of the device per 2048 of K (at least 3/4 below 2048): 2 x
-//   4;
+//   - 64-column CTAs fill at least 3/4 of the device per 2048 of K (3/4 below 2048): 2 x 4;
 //   - K > 1536 and 32-column CTAs fill at most 1/4 per 2048 of K: 1 x 8;
 //   - else 1 x 4.
 // On other devices the thresholds are a starting point. A shape whose tiles would pass the grid's
