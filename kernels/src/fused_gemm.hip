@@ -58,13 +58,12 @@ struct CtaShape {
   static_assert(kWarpsN * kWarpsK == Warps, "whole warps along N and K");
 };
 // The resident CTAs per SM the kernel is compiled for (NVIDIA: MC_FUSED_LAUNCH_BOUNDS caps its
-// registers so that they fit). 8-warp CTAs: left to ptxas (95-128 registers, 2 per SM). 4-warp
-// CTAs: 5 per SM, 20 warps, at G >= 64 (96 registers, no spills); at G = 32, which holds more
-// scales, 4 (128 registers). Measured on an H200 against 4 per SM at every G, in one bench run
-// over the decode table (kernels/README.md). Unused on AMD, whose bound takes no CTA count.
-[[maybe_unused]] constexpr int fused_min_ctas(int warps, int chunks_per_group) {
-  if (warps == 8) return 1;
-  return chunks_per_group == 1 ? 4 : 5;
+// registers so that they fit): 4-warp CTAs 5 per SM, 20 warps, at every G (96 registers, no
+// spills); the 8-warp CTAs of the narrowest shape 2 (at most 128 registers: left alone, ptxas took
+// up to 200 at G = 32, one CTA per SM). Measured on an H200 in one bench run over the decode
+// table (kernels/README.md). Unused on AMD, whose bound takes no CTA count.
+[[maybe_unused]] constexpr int fused_min_ctas(int warps) {
+  return warps == 8 ? 2 : 5;
 }
 constexpr int kMaxBlockM = 8;               // the n8 step's B columns
 constexpr int kMaxChunksPerGroup = 4;       // G <= 128 (supports.cpp), chunks of 32 k
@@ -94,13 +93,19 @@ struct FusedParams {
   float* partial;  // output_topk: [numel, n] fp32; nullptr otherwise
 };
 
+// The lane's columns come in runs of kWordRun consecutive ones (one load of words, scales or
+// zeros per run).
+constexpr int kRuns = Decode::kLaneCols / Decode::kWordRun;
+constexpr int kScaleWords = Decode::kWordRun == 4 ? 2 : 1;  // 32-bit words of a run's scales
 // What one lane loads for one chunk of 32 k: its packed words, its token's activations, and the
-// scale bits and zero of each of its columns (per chunk: a chunk lies in one group, G >= 32).
+// scales and zero word of each run of its columns (per chunk: a chunk lies in one group, G >= 32),
+// as loaded: a run of 4 columns keeps its scales two to a word and its one zero word, and its
+// dequantisers are made from them together (PairDequant::init_run4).
 struct Chunk {
   uint32_t w[Decode::kWords];
   u32x4 act[Decode::kActVecs];
-  uint16_t scale[Decode::kLaneCols];
-  uint32_t zero[Decode::kLaneCols];
+  uint32_t scale[kRuns][kScaleWords];
+  uint32_t zero[kRuns];
 };
 
 // The lane's read cursors: where its next chunk's words and activations are, and its next
@@ -108,14 +113,13 @@ struct Chunk {
 // index arithmetic in the loop): the word and activation cursors by one chunk, the group cursors
 // by one group after each load of a group's scales and zeros.
 struct LaneStreams {
-  const uint32_t* q[Decode::kWords / Decode::kWordRun];     // first word of each run
-  const uint16_t* s[Decode::kLaneCols / Decode::kWordRun];  // first scale of each column run
-  const uint32_t* z[Decode::kLaneCols / Decode::kWordRun];  // its zero word (a run of 4
-                                                            // columns starts at a multiple of 4)
-  const uint16_t* act;  // the token's activations at the next chunk, or nullptr (no token)
+  const uint32_t* q[Decode::kWords / Decode::kWordRun];  // first word of each run
+  const uint16_t* s[kRuns];                              // first scale of each column run
+  const uint32_t* z[kRuns];  // its zero word (a run of 4 columns starts at a multiple of 4)
+  const uint16_t* act;       // the token's activations at the next chunk, or nullptr (no token)
   int z_shift[Decode::kLaneCols];
   bool col_ok[Decode::kWords / Decode::kWordRun];  // N % 8 == 0: a run is all in or all out
-  bool sz_ok[Decode::kLaneCols / Decode::kWordRun];
+  bool sz_ok[kRuns];
   int64_t n_all;  // N: words (and scales) per row
 };
 
@@ -147,21 +151,17 @@ __device__ __forceinline__ void load_chunk(Chunk& ch, LaneStreams& ls, bool acti
   }
   if (with_group) {
 #pragma unroll
-    for (int c = 0; c < Decode::kLaneCols / Decode::kWordRun; ++c) {
+    for (int c = 0; c < kRuns; ++c) {
       const bool on = group_active && ls.sz_ok[c];
-      const uint32_t zw = on ? *ls.z[c] : 0u;
+      ch.zero[c] = on ? *ls.z[c] : 0u;
       if constexpr (Decode::kWordRun == 4) {
         u32x2 sv;
         sv.x = sv.y = 0u;
         if (on) sv = *reinterpret_cast<const u32x2*>(ls.s[c]);
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          ch.scale[4 * c + i] = static_cast<uint16_t>((i < 2 ? sv.x : sv.y) >> (16 * (i % 2)));
-          ch.zero[4 * c + i] = zw;
-        }
+        ch.scale[c][0] = sv.x;
+        ch.scale[c][1] = sv.y;
       } else {
-        ch.scale[c] = on ? *ls.s[c] : uint16_t{0};
-        ch.zero[c] = zw;
+        ch.scale[c][0] = on ? *ls.s[c] : 0u;
       }
       ls.s[c] += ls.n_all;
       ls.z[c] += ls.n_all / 8;
@@ -203,7 +203,7 @@ __device__ __forceinline__ void mma_chunk(Acc (&acc)[Decode::kAtomsN], const Chu
 }
 
 template <class Dt, int BM, int WarpsN, int Cpg, int Warps>
-__global__ void MC_FUSED_LAUNCH_BOUNDS((kWarpSize * Warps), fused_min_ctas(Warps, Cpg))
+__global__ void MC_FUSED_LAUNCH_BOUNDS((kWarpSize * Warps), fused_min_ctas(Warps))
     fused_gemm_kernel(const FusedParams p) {
 #if MC_HAS_ATOM
   static_assert(BM <= kMaxBlockM, "the block's tokens are B columns 0..7 of an n8 step");
@@ -315,9 +315,16 @@ __global__ void MC_FUSED_LAUNCH_BOUNDS((kWarpSize * Warps), fused_min_ctas(Warps
   auto step = [&](int c, int d, bool guarded, bool loads) {
     Chunk& ch = ring[d % kDepth];
     if (d % Cpg == 0) {
+      if constexpr (Decode::kWordRun == 4) {
+        static_assert(kRuns == 1, "one run of 4 columns per lane");
+        PairDequant<Dt>::init_run4(dq, ch.scale[0][0], ch.scale[0][1], ch.zero[0], ls.z_shift[0],
+                                   p.zero_add);
+      } else {
 #pragma unroll
-      for (int col = 0; col < Decode::kLaneCols; ++col) {
-        dq[col].init(ch.scale[col], (((ch.zero[col] >> ls.z_shift[col]) & 15u) + p.zero_add) & 15u);
+        for (int col = 0; col < Decode::kLaneCols; ++col) {
+          dq[col].init(static_cast<uint16_t>(ch.scale[col][0]),
+                       (((ch.zero[col] >> ls.z_shift[col]) & 15u) + p.zero_add) & 15u);
+        }
       }
     }
     if (!guarded || (c + d >= c_begin && c + d < c_end)) mma_chunk<Dt>(acc, ch, dq);

@@ -27,6 +27,7 @@ std::string Case::name() const {
   if (apply_router_weight_on_input) n += "_awi";
   if (output_topk) n += "_otk";
   if (exact) n += "_exact";
+  if (zeros_include_0) n += "_z0";
   if (expect != "pass") n += "_expect_" + expect;
   n += fmt::format("_seed{}", seed);
   return n;
@@ -41,6 +42,9 @@ std::set<std::string> Case::labels(bool gpu) const {
   if (!kernel.empty()) l.insert(kernel);
   if (expect != "pass") l.insert("negative");
   if (exact) l.insert("exact");
+  if (zeros_include_0 && format == Format::gptq_kn && zero_format == GptqZeros::v1) {
+    l.insert("v1_z0");
+  }
   if (!bug.empty()) l.insert("bug_class");
   return l;
 }

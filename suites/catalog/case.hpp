@@ -43,6 +43,10 @@ struct Case {
   int64_t pad_kw = 0;   // extra int32 words per exllama_nk weight row (ldw = K/8 + pad_kw)
   int64_t pad_lda = 0;  // extra elements per activation row (lda = K + pad_lda)
   bool exact = false;   // exact-tier inputs (bit-exact comparison)
+  // Exact tier, asymmetric: zeros drawn from 0..15 instead of 1..15. Under GPTQ v1 z = 0 is
+  // stored 15, which the built-in kernels decode as (15 + 1) mod 16 = 0 and GPTQ v1's own kernels
+  // as 16 (reference formats.hpp), so such cases with v1 zeros carry the label v1_z0.
+  bool zeros_include_0 = false;
 
   // Routing and alignment.
   RoutingSpec routing;

@@ -148,6 +148,7 @@ const std::map<std::string, Setter>& setters() {
     t["symmetric"] = bool_field(&Case::symmetric);
     t["shuffled"] = bool_field(&Case::shuffled);
     t["exact"] = bool_field(&Case::exact);
+    t["zeros_include_0"] = bool_field(&Case::zeros_include_0);
     t["mul_routed_weight"] = bool_field(&Case::mul_routed_weight);
     t["apply_router_weight_on_input"] = bool_field(&Case::apply_router_weight_on_input);
     t["output_topk"] = bool_field(&Case::output_topk);
@@ -334,6 +335,14 @@ void expand_sweep(const std::string& file, const YAML::Node& sweep,
           }
           if (c.suite.empty()) fail(file, sweep, "suite", "every sweep must name its suite");
           if (c.stage.empty()) fail(file, sweep, "stage", "every sweep must name its stage");
+          if (c.zeros_include_0 && (!c.exact || c.symmetric)) {
+            const auto at = std::find_if(as.begin(), as.end(), [](const Assignment& a) {
+              return a.key == "zeros_include_0";
+            });
+            fail(file, at->value, "zeros_include_0",
+                 "needs exact: true and symmetric: false (it widens the exact tier's zeros to "
+                 "0..15)");
+          }
           check_shape(file, sweep, c);
           c.source = file + ":" + std::to_string(sweep.Mark().line + 1);
           out.push_back(std::move(c));

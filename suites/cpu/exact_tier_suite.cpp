@@ -135,9 +135,13 @@ void check_weights(const QuantWeights& w, const ExactTierBounds& b) {
   if (w.symmetric) {
     EXPECT_EQ(z_seen[8], static_cast<int64_t>(w.zero.size())) << "symmetric zeros must all be 8";
   } else {
-    EXPECT_EQ(z_seen[0], 0) << "z = 0 is not exact for GPTQ v1 kernels";
-    if (w.zero.size() >= 15) {
-      for (int v = 1; v < 16; ++v) EXPECT_GT(z_seen[v], 0) << "zero " << v << " never occurs";
+    if (b.zero_min == 1) {
+      EXPECT_EQ(z_seen[0], 0) << "z = 0 is not exact for GPTQ v1 kernels";
+    }
+    if (w.zero.size() >= static_cast<size_t>(16 - b.zero_min)) {
+      for (int v = b.zero_min; v < 16; ++v) {
+        EXPECT_GT(z_seen[v], 0) << "zero " << v << " never occurs";
+      }
     }
   }
 
@@ -163,7 +167,8 @@ void run_case(const Case& c) {
   ASSERT_EQ(c.expect, "pass") << "exact_tier cases expect pass";
   const int64_t k = c.gemm_k(), n = c.gemm_n();
   const int64_t fan_in = (c.stage == "sum" || c.stage == "e2e") ? c.top_k : 1;
-  const ExactTierBounds b = exact_tier_bounds(k, c.dtype, fan_in);
+  ExactTierBounds b = exact_tier_bounds(k, c.dtype, fan_in);
+  b.zero_min = c.zeros_include_0 ? 0 : 1;
 
   // The budget the header promises, recomputed: B (or 4 * fan_in * B) <= 2^p.
   const int64_t budget = b.nnz * b.amax * ExactTierBounds::kQmax * (int64_t{1} << -b.emin) *
@@ -173,6 +178,10 @@ void run_case(const Case& c) {
     EXPECT_LT(b.emin, 0) << "scales do not vary: scale-group bugs go unnoticed";
   }
   EXPECT_THROW(exact_tier_bounds(k, c.dtype, int64_t{1} << 20), InputError);
+  ExactTierBounds bad_zeros = b;
+  bad_zeros.zero_min = 2;
+  EXPECT_THROW(exact_weights({1, 8, c.group, c.group}, c.dtype, false, bad_zeros, c.seed),
+               InputError);
   // exactly_representable against values whose answer is known.
   const double p2 = std::ldexp(1.0, significant_bits(c.dtype));
   EXPECT_TRUE(exactly_representable(p2, c.dtype));

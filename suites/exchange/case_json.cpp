@@ -51,10 +51,14 @@ class Reader {
   }
 
   // Every key of `obj` must be in `keys`, and every one of `keys` must be present.
-  void keys(const json& obj, const std::string& path, const std::set<std::string>& allowed) const {
+  // Every key of `allowed` must be there; those of `optional` may be; any other is refused.
+  void keys(const json& obj, const std::string& path, const std::set<std::string>& allowed,
+            const std::set<std::string>& optional = {}) const {
     if (!obj.is_object()) bad(path, std::string("expected an object, got ") + got(obj));
     for (const auto& kv : obj.items()) {
-      if (!allowed.count(kv.key())) bad(sub(path, kv.key()), "unknown key");
+      if (!allowed.count(kv.key()) && !optional.count(kv.key())) {
+        bad(sub(path, kv.key()), "unknown key");
+      }
     }
     for (const auto& k : allowed) {
       if (!obj.contains(k)) bad(sub(path, k), "missing");
@@ -139,7 +143,8 @@ Case case_from_json(const Reader& r, const json& j, const std::string& path) {
           "apply_router_weight_on_input",
           "output_topk",
           "seed",
-          "source"});
+          "source"},
+         {"zeros_include_0"});
   auto at = [&](const char* key) -> const json& { return j.at(key); };
   auto p = [&](const char* key) { return Reader::sub(path, key); };
   Case c;
@@ -171,6 +176,9 @@ Case case_from_json(const Reader& r, const json& j, const std::string& path) {
   c.pad_kw = r.integer(at("pad_kw"), p("pad_kw"), 0, kMaxDim);
   c.pad_lda = r.integer(at("pad_lda"), p("pad_lda"), 0, kMaxDim);
   c.exact = r.boolean(at("exact"), p("exact"));
+  // Optional (below): the key came after dump version 1, whose earlier dumps never drew z = 0.
+  c.zeros_include_0 =
+      j.contains("zeros_include_0") && r.boolean(at("zeros_include_0"), p("zeros_include_0"));
   const json& routing = at("routing");
   const std::string rp = p("routing");
   r.keys(routing, rp, {"kind", "param", "seed"});
@@ -224,6 +232,7 @@ nlohmann::ordered_json case_to_json(const Case& c) {
   j["pad_kw"] = c.pad_kw;
   j["pad_lda"] = c.pad_lda;
   j["exact"] = c.exact;
+  j["zeros_include_0"] = c.zeros_include_0;
   j["routing"] = {
       {"kind", to_string(c.routing.kind)}, {"param", c.routing.param}, {"seed", c.routing.seed}};
   j["block_m"] = c.block_m;

@@ -13,7 +13,8 @@
 //                                "about": "..."} , ... }
 //   }
 //
-// The reader is strict: an unknown key, a missing key, a value of the wrong JSON type, a number
+// The reader is strict: an unknown key, a missing key (but case.zeros_include_0, which came
+// later within version 1 and reads as false when absent), a value of the wrong JSON type, a number
 // out of range, an unknown enum value or a key given twice is an InputError
 // "<file>: <key path>: <problem>" (e.g. "case.json: case.top_k: expected an integer, got string").
 #pragma once

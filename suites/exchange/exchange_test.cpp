@@ -267,6 +267,7 @@ Case unusual_case() {
   c.pad_kw = 3;
   c.pad_lda = 8;
   c.exact = true;
+  c.zeros_include_0 = true;
   c.routing = {RoutingKind::zipf, 1.25, 18446744073709551615ull};
   c.block_m = 8;
   c.mul_routed_weight = true;
@@ -305,6 +306,7 @@ TEST(CaseJson, RoundTripsEveryField) {
   EXPECT_EQ(y.zero_format, x.zero_format);
   EXPECT_EQ(y.shuffled, x.shuffled);
   EXPECT_EQ(y.apply_router_weight_on_input, x.apply_router_weight_on_input);
+  EXPECT_TRUE(y.zeros_include_0);
   EXPECT_EQ(b.tolerance.alpha, 2.5);
   EXPECT_EQ(b.tolerance.out_dtype, DType::fp16);
   EXPECT_TRUE(b.tolerance.exact);
@@ -312,6 +314,16 @@ TEST(CaseJson, RoundTripsEveryField) {
   ASSERT_EQ(b.arrays.count("a.npy"), 1u);
   EXPECT_EQ(b.arrays.at("a.npy").shape, (std::vector<int64_t>{9, 104}));
   EXPECT_EQ(manifest_to_json(b), manifest_to_json(m));
+}
+
+// zeros_include_0 came after dump version 1: a dump without it reads as false.
+TEST(CaseJson, ReadsADumpWithoutZerosInclude0) {
+  std::string text = manifest_to_json(sample_manifest());
+  const std::string key = "\"zeros_include_0\": true,";
+  const size_t at = text.find(key);
+  ASSERT_NE(at, std::string::npos) << text;
+  text.erase(at, key.size());
+  EXPECT_FALSE(manifest_from_json(text, "d/case.json").c.zeros_include_0);
 }
 
 // The error of reading the sample manifest after replacing `from` (once) with `to`.

@@ -72,7 +72,9 @@ QuantWeights make_weights(const Case& c, const WeightShape& s, uint64_t salt) {
   const uint64_t seed = mix(c.seed, 100 + salt);
   const auto gen = [&](const WeightShape& shape) {
     if (c.exact) {
-      return exact_weights(shape, c.dtype, c.symmetric, exact_tier_bounds(shape.k, c.dtype), seed);
+      ExactTierBounds b = exact_tier_bounds(shape.k, c.dtype);
+      b.zero_min = c.zeros_include_0 ? 0 : 1;
+      return exact_weights(shape, c.dtype, c.symmetric, b, seed);
     }
     return random_weights(shape, c.dtype, c.symmetric, seed);
   };

@@ -5,8 +5,8 @@
 //   2 x 4: 2 along N (64 columns) by 2 along K;
 //   1 x 4: 1 along N (32 columns) by 4 along K;
 //   1 x 8: 1 along N by 8 along K, the one 8-warp CTA.
-// The 4-warp CTAs hold 5 per SM on an H200 at the kernel's 96 registers (4 at G = 32), 20 warps
-// where 8-warp CTAs held 16.
+// The 4-warp CTAs hold 5 per SM on an H200 at the kernel's 96 registers, 20 warps where 8-warp
+// CTAs held 16.
 //
 // Why it varies: a warp that streams a whole K reads its columns' weights with no reduction and
 // no second start-up, so wide shapes win where the grid fills the device; K split over warps
@@ -46,8 +46,8 @@ constexpr bool operator==(Shape a, Shape b) {
 }
 
 // CTAs of 4 warps that the device holds at once: `compute_units` (SMs, CUs) times the 5 that fit
-// one at the kernel's register use (4 at G = 32; the rule does not tell them apart, which fitted
-// the measurements better).
+// one at the kernel's register use (every group size; G = 32 held 4 when the rule was fitted,
+// and the rule did not tell them apart then either).
 constexpr int64_t resident_ctas(int64_t compute_units) {
   return 5 * compute_units;
 }

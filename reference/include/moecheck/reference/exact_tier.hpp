@@ -39,11 +39,15 @@
 namespace moecheck {
 
 struct ExactTierBounds {
-  static constexpr int kQmax = 15;  // |q - z| <= 15: q in 0..15, z in 1..15 (or 8)
+  static constexpr int kQmax = 15;  // |q - z| <= 15: q in 0..15, z in zero_min..15 (or 8)
   int amax = 1;                     // nonzero activations are integers with 1 <= |a| <= amax
   int emin = 0;                     // scales in {2^emin, ..., 2^0}
   int64_t nnz = 1;                  // nonzero activations per row (<= K)
   int64_t fan_in = 1;               // how many routing-weighted results may be summed exactly
+  // Asymmetric zeros are drawn from zero_min..15: 1 by default, so that a GPTQ v1 kernel (which
+  // reads stored 15 as z = 16, formats.hpp) sees the same zeros; 0 for cases that ask for z = 0
+  // (the catalog's zeros_include_0). exact_weights rejects anything else.
+  int zero_min = 1;
 };
 
 // Bounds that keep every result of a length-K dot product (and every sum of `fan_in` of them,

@@ -45,7 +45,8 @@ QuantWeights unpack_exllama_nk(const ExllamaNK& p, const WeightShape& s, DType d
 // z = 0. Our logical zeros are 0..15, and to keep pack/unpack a bijection on all of them,
 // unpack decodes z = (stored + 1) & 0xF, i.e. stored 15 means z = 0. The two readings agree for
 // z in 1..15 and differ only for z = 0 (ours) vs z = 16 (v1 kernels'). Inputs meant for a v1
-// kernel must therefore avoid z = 0: the exact tier draws zeros from 1..15 (exact_tier.hpp);
+// kernel must therefore avoid z = 0: the exact tier draws zeros from 1..15 (exact_tier.hpp)
+// unless a case asks for 0..15 (zeros_include_0, labelled v1_z0 with v1 zeros);
 // the quantiser (quantize.hpp) gives z = 0 only to a group with no value below -s/2.
 enum class GptqZeros { v1, v2 };
 struct GptqKN {
