@@ -9,15 +9,16 @@
 #include <stdio.h>
 
 #include "internal.hpp"
+#include "moecheck/fused_shape.h"
 
 namespace mc {
 namespace {
 
 constexpr int64_t kInt32Max = 2147483647;
-// Grids put N tiles on the y dimension (at most 65535 blocks). The fused family's shape rule
-// (moecheck/fused_shape.h) takes 32-column tiles only where they fit that limit, so its
-// narrowest tile for any N is 64 columns.
-constexpr int64_t kMaxN = 65535 * 64;
+// Grids put N tiles on the y dimension (at most fused_shape.h's kMaxTiles, 65535). The fused
+// family's shape rule takes 32-column tiles only where they fit that limit, so its narrowest tile
+// for any N is two warps' columns, 64 (the tiled family's are 128): N up to 65535 x 64.
+constexpr int64_t kMaxN = moecheck::fused::kMaxTiles * 2 * moecheck::fused::kWarpCols;
 
 __attribute__((format(printf, 3, 4))) mc_status fail(char* reason, mc_status status,
                                                      const char* fmt, ...) {
