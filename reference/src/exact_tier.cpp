@@ -116,11 +116,11 @@ QuantWeights exact_weights(const WeightShape& s, DType dtype, bool symmetric,
   if (b.emin < -14 || b.emin > 0) {
     throw InputError("exact weights: emin=" + std::to_string(b.emin) + " is not in -14..0");
   }
-  std::mt19937_64 rng = seeded_rng(seed, kWeightStream);
-  fill_cycling(w.q, 0, 16, rng);
   if (b.zero_min != 0 && b.zero_min != 1) {
     throw InputError("exact weights: zero_min=" + std::to_string(b.zero_min) + " is not 0 or 1");
   }
+  std::mt19937_64 rng = seeded_rng(seed, kWeightStream);
+  fill_cycling(w.q, 0, 16, rng);
   if (!symmetric) fill_cycling(w.zero, b.zero_min, 16 - b.zero_min, rng);
   std::vector<int> exponents(w.scale.size());
   fill_cycling(exponents, b.emin, 1 - b.emin, rng);

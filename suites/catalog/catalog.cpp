@@ -207,6 +207,14 @@ struct Assignment {
   YAML::Node value;
 };
 
+// The value of the assignment of `key` that took effect (the last: a case applies them in
+// order), where an error about the finished case points. The caller knows `key` was assigned.
+const YAML::Node& value_in_effect(const std::vector<Assignment>& as, const std::string& key) {
+  const auto it =
+      std::find_if(as.rbegin(), as.rend(), [&](const Assignment& a) { return a.key == key; });
+  return it->value;
+}
+
 std::vector<Assignment> mapping(const std::string& file, const YAML::Node& n,
                                 const std::string& what) {
   std::vector<Assignment> out;
@@ -324,10 +332,7 @@ void expand_sweep(const std::string& file, const YAML::Node& sweep,
           for (const auto& a : as) apply(c, file, a.key, a.value);
           if (c.block_m == kBlockMAuto) {
             if (c.kernel != "tiled") {
-              const auto auto_at = std::find_if(as.begin(), as.end(), [](const Assignment& a) {
-                return a.key == "block_m" && a.value.IsScalar() && a.value.Scalar() == "auto";
-              });
-              fail(file, auto_at->value, "block_m",
+              fail(file, value_in_effect(as, "block_m"), "block_m",
                    "'auto' picks the tiled family's block_m; this sweep's kernel is '" + c.kernel +
                        "'");
             }
@@ -336,10 +341,7 @@ void expand_sweep(const std::string& file, const YAML::Node& sweep,
           if (c.suite.empty()) fail(file, sweep, "suite", "every sweep must name its suite");
           if (c.stage.empty()) fail(file, sweep, "stage", "every sweep must name its stage");
           if (c.zeros_include_0 && (!c.exact || c.symmetric)) {
-            const auto at = std::find_if(as.begin(), as.end(), [](const Assignment& a) {
-              return a.key == "zeros_include_0";
-            });
-            fail(file, at->value, "zeros_include_0",
+            fail(file, value_in_effect(as, "zeros_include_0"), "zeros_include_0",
                  "needs exact: true and symmetric: false (it widens the exact tier's zeros to "
                  "0..15)");
           }

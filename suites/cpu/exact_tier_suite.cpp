@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "inputs.hpp"
 #include "moecheck/reference/error.hpp"
 #include "moecheck/reference/exact_tier.hpp"
 #include "moecheck/reference/formats.hpp"
@@ -167,8 +168,7 @@ void run_case(const Case& c) {
   ASSERT_EQ(c.expect, "pass") << "exact_tier cases expect pass";
   const int64_t k = c.gemm_k(), n = c.gemm_n();
   const int64_t fan_in = (c.stage == "sum" || c.stage == "e2e") ? c.top_k : 1;
-  ExactTierBounds b = exact_tier_bounds(k, c.dtype, fan_in);
-  b.zero_min = c.zeros_include_0 ? 0 : 1;
+  const ExactTierBounds b = case_exact_bounds(c, k, fan_in);
 
   // The budget the header promises, recomputed: B (or 4 * fan_in * B) <= 2^p.
   const int64_t budget = b.nnz * b.amax * ExactTierBounds::kQmax * (int64_t{1} << -b.emin) *

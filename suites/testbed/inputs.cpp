@@ -68,13 +68,17 @@ QuantWeights pooled(const WeightShape& s,
 
 }  // namespace
 
+ExactTierBounds case_exact_bounds(const Case& c, int64_t k, int64_t fan_in) {
+  ExactTierBounds b = exact_tier_bounds(k, c.dtype, fan_in);
+  b.zero_min = c.zeros_include_0 ? 0 : 1;
+  return b;
+}
+
 QuantWeights make_weights(const Case& c, const WeightShape& s, uint64_t salt) {
   const uint64_t seed = mix(c.seed, 100 + salt);
   const auto gen = [&](const WeightShape& shape) {
     if (c.exact) {
-      ExactTierBounds b = exact_tier_bounds(shape.k, c.dtype);
-      b.zero_min = c.zeros_include_0 ? 0 : 1;
-      return exact_weights(shape, c.dtype, c.symmetric, b, seed);
+      return exact_weights(shape, c.dtype, c.symmetric, case_exact_bounds(c, shape.k), seed);
     }
     return random_weights(shape, c.dtype, c.symmetric, seed);
   };

@@ -6,6 +6,7 @@
 
 #include "case.hpp"
 #include "moecheck/reference/activations.hpp"
+#include "moecheck/reference/exact_tier.hpp"
 #include "moecheck/reference/layer.hpp"
 #include "moecheck/reference/routing.hpp"
 #include "moecheck/reference/weights.hpp"
@@ -18,6 +19,11 @@ Routing make_routing(const Case& c);
 
 // The weight shape of one GEMM stage (gemm1 or gemm2) for the routing's local experts.
 WeightShape gemm_weight_shape(const Case& c, const Routing& r);
+
+// The exact tier's bounds for the case's dot products of length k summed fan_in at a time
+// (reference exact_tier_bounds), with the zeros the case asks for: 0..15 with zeros_include_0,
+// else 1..15.
+ExactTierBounds case_exact_bounds(const Case& c, int64_t k, int64_t fan_in = 1);
 
 // Weights: realistic (quantised Gaussians) or exact-tier; symmetric or not, per the case.
 // `salt` separates the two weight tensors of one layer.
