@@ -117,7 +117,7 @@ struct LaneStreams {
   const uint16_t* s[kRuns];                              // first scale of each column run
   const uint32_t* z[kRuns];  // its zero word (a run of 4 columns starts at a multiple of 4)
   const uint16_t* act;       // the token's activations at the next chunk, or nullptr (no token)
-  int z_shift[Decode::kLaneCols];
+  int z_shift[kRuns];        // where the run's first zero lies in its zero word
   bool col_ok[Decode::kWords / Decode::kWordRun];  // N % 8 == 0: a run is all in or all out
   bool sz_ok[kRuns];
   int64_t n_all;  // N: words (and scales) per row
@@ -281,8 +281,8 @@ __global__ void MC_FUSED_LAUNCH_BOUNDS((kWarpSize * Warps), fused_min_ctas(Warps
       ls.z[c / Decode::kWordRun] =
           p.zeros + (static_cast<int64_t>(e) * groups + g_begin) * (n_all / 8) + col / 8;
       ls.sz_ok[c / Decode::kWordRun] = col < p.n;
+      ls.z_shift[c / Decode::kWordRun] = 4 * (col % 8);
     }
-    ls.z_shift[c] = 4 * (col % 8);
   }
   ls.act = token_id >= 0 && token_id < p.numel ? p.a + (token_id / p.a_route_div) * p.lda +
                                                      static_cast<int64_t>(c0) * Decode::kChunkK

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -73,6 +74,14 @@ Options parse_args(int argc, char** argv) {
   if (o.readelf.empty()) throw gate::GateError("--readelf is required");
   if (o.objdump.empty()) throw gate::GateError("--objdump is required");
   if (o.objects.empty()) throw gate::GateError("no code object given");
+  // The build deletes an object before compiling it (CMakeLists.txt gate_object), so a missing one
+  // is most often a compile that failed: say so here rather than through the tools' errors.
+  for (const auto& [target, path] : o.objects) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      throw gate::GateError(path + ": no such code object (did its compile fail?)");
+    }
+  }
   return o;
 }
 
