@@ -4,6 +4,7 @@
 //                  [--max-stage-ms MS] [--l2-flush read|write|off] [--hot-l2]
 //                  [--copy-mib N] [--no-vendor]
 //                  [--suite-inputs] [--csv FILE] [--json FILE] [--list] [--impl LIB]
+//                  [--against LIB] [--passes N]
 //
 // Cases are the suites' own (cases/**/*.yaml), selected like ctest selects them: --labels are
 // the case's ctest labels, every one must match (ctest -L ... -L ...); --filter is a regex
@@ -33,6 +34,16 @@
 // other side: pct_atom_peak is a stage's TFLOP/s over what the kernels' own atom computes from
 // registers alone (a prefill GEMM built on it cannot reach more).
 //
+// --against LIB compares two implementations in one run: every gpu_kernel stage (gemm1, gemm2,
+// act, sum) is also timed through LIB, on the same inputs and buffers, the two implementations'
+// passes alternating (A, B, A, B, ...: --passes, 3 by default with --against, so that clock and
+// temperature drift reach both alike), each side keeping its fastest pass. The rows gain
+// against_us and speedup (against_us over time_us: above 1, the implementation under test is the
+// faster), and a summary follows the table: the geometric mean speedup in all and per kernel
+// and stage, with the slowest and fastest row (speedup.hpp). gpu_e2e and gpu_align rows are not
+// compared (their alignment runs through the implementation under test) and say so. The same
+// library twice gives the same kernels (the loader shares it): an A/A run shows the noise.
+//
 // Exit status: 0 every selected case ran (a stage the implementation does not support is
 // reported as not_supported, not an error); 1 a case failed (error, broken guard band, device
 // fault); 2 bad usage, catalog error, no case selected, or an implementation that does not
@@ -45,6 +56,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <string>
@@ -57,6 +69,7 @@
 #include "device.hpp"
 #include "device_timing.hpp"
 #include "gpu_testbed.hpp"
+#include "kernel_api.hpp"
 #include "moecheck/hip_compat.h"
 #include "moecheck/reference/moe.hpp"
 #include "options.hpp"
@@ -77,7 +90,8 @@ constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2, kExitNoDevice = 3;
 namespace {
 
 struct Options {
-  std::string catalog, filter, csv, json, impl;
+  std::string catalog, filter, csv, json, impl, against;
+  int passes = 0;                 // 0: 3 with --against, else 1
   std::string l2_flush = "read";  // read, write or off (TimingOptions::flush)
   std::vector<std::string> labels;
   TimingOptions timing;
@@ -142,6 +156,8 @@ RouteStats route_stats(const Routing& r, const Alignment& al) {
 
 struct Context {
   Timer* timer = nullptr;
+  const KernelApi* against = nullptr;  // --against, or nullptr
+  int passes = 1;
   hipStream_t stream = nullptr;
   VendorGemm* vendor = nullptr;
   std::string vendor_why;
@@ -229,13 +245,29 @@ void add_vendor(Context& ctx, Row& r, mc_dtype dt) {
   }
 }
 
-// One routed GEMM through the case's kernel family, its arguments filled as run_gemm fills
-// them (gpu_testbed.cpp), on the bench's stream; the fused workspace is allocated once.
+// A stage's timing: ctx.passes timings of `work`, the fastest (lowest median) kept in
+// row.timing; with `other` (the --against implementation's launch of the same stage) each pass
+// times it right after, into row.against.
+void time_stage(Context& ctx, Row& row, const Timer::Work& work, const Timer::Work& other = nullptr,
+                const Timer::Work& pre = nullptr) {
+  auto keep_faster = [](std::optional<Timing>& best, const Timing& t) {
+    if (!best || t.median_us < best->median_us) best = t;
+  };
+  std::optional<Timing> mine;
+  for (int pass = 0; pass < ctx.passes; ++pass) {
+    keep_faster(mine, ctx.timer->time(work, pre));
+    if (other) keep_faster(row.against, ctx.timer->time(other, pre));
+  }
+  row.timing = *mine;
+}
+
+// One routed GEMM through the case's kernel family of `api`, its arguments filled as run_gemm
+// fills them (gpu_testbed.cpp), on the bench's stream; the fused workspace is allocated once.
 class GemmLauncher {
  public:
-  GemmLauncher(const Case& c, const DeviceWeights& w, const DeviceRouting& r, const GemmCall& call,
-               hipStream_t stream)
-      : api_(kernel_api()), fused_(c.kernel == "fused") {
+  GemmLauncher(const KernelApi& api, const Case& c, const DeviceWeights& w, const DeviceRouting& r,
+               const GemmCall& call, hipStream_t stream)
+      : api_(api), fused_(c.kernel == "fused") {
     const GemmFields f = gemm_fields(c, w, r, call);
     char why[MC_REASON_LEN] = {};
     if (fused_) {
@@ -342,7 +374,9 @@ void gemm_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& prep
   call.output_topk = c.output_topk;
   call.out = out->data();
   call.ldc = n;
-  const GemmLauncher launch(c, w, r, call, ctx.stream);
+  const GemmLauncher launch(kernel_api(), c, w, r, call, ctx.stream);
+  std::optional<GemmLauncher> other;  // --against
+  if (ctx.against) other.emplace(*ctx.against, c, w, r, call, ctx.stream);
   const RouteStats s = route_stats(p.routing, al);
   set_gemm_work(row, gemm_work(c, n, k, s, gemm2, c.output_topk, p.mul_routed_weight));
   synchronize_device();
@@ -359,7 +393,14 @@ void gemm_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& prep
       check_runtime(hipMemsetAsync(out->data(), 0, out->bytes(), ctx.stream), "zero the output");
     };
   }
-  row.timing = ctx.timer->time([&] { launch(); }, zero);
+  Timer::Work other_work;
+  if (other && other->supported()) {
+    other_work = [&] { (*other)(); };
+  } else if (other) {
+    row.against_note = "--against does not support it: " + other->reason();
+  }
+  time_stage(
+      ctx, row, [&] { launch(); }, other_work, zero);
   row.status = "ok";
   add_vendor(ctx, row, abi_dtype(c.dtype));
   std::vector<const GuardedBuffer*> all = w.buffers();
@@ -367,6 +408,7 @@ void gemm_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& prep
   all.push_back(a.get());
   all.push_back(out.get());
   launch.add_buffers(all);
+  if (other) other->add_buffers(all);
   judge_guards(rows, all);
 }
 
@@ -374,7 +416,6 @@ void gemm_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& prep
 
 void elementwise_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& prep_s) {
   const auto t0 = Clock::now();
-  const KernelApi& api = kernel_api();
   Row& row = rows[0];
   const bool act = c.stage == "act";
   const int64_t cols = act ? 2 * c.inter : c.hidden;
@@ -383,31 +424,38 @@ void elementwise_case(const Case& c, Context& ctx, std::vector<Row>& rows, doubl
   const int64_t out_rows = act ? c.numel() : c.tokens, ldo = act ? c.inter : c.hidden;
   const auto out = poisoned_output("output", c, out_rows, ldo);
   const mc_dtype dt = abi_dtype(c.dtype);
-  char why[MC_REASON_LEN] = {};
   row.routes = c.numel();
-  Timer::Work launch;
-  bool supported;
-  if (act) {
-    const mc_silu_and_mul_args args{dt,  dx->data(), x.lda,   out->data(),
-                                    ldo, c.numel(),  c.inter, ctx.stream};
-    supported = api.supports_silu_and_mul(&args, why) != 0;
-    launch = [&api, args] { check_status(api.silu_and_mul(&args), "silu_and_mul"); };
-    row.bytes = silu_and_mul_bytes(c.numel(), c.inter);
-  } else {
-    const mc_moe_sum_args args{dt,       dx->data(), x.lda,    out->data(), ldo,
-                               c.tokens, c.top_k,    c.hidden, ctx.stream};
-    supported = api.supports_moe_sum(&args, why) != 0;
-    launch = [&api, args] { check_status(api.moe_sum(&args), "moe_sum"); };
-    row.bytes = moe_sum_bytes(c.tokens, c.top_k, c.hidden);
-  }
+  row.bytes =
+      act ? silu_and_mul_bytes(c.numel(), c.inter) : moe_sum_bytes(c.tokens, c.top_k, c.hidden);
+  const mc_silu_and_mul_args silu{dt,  dx->data(), x.lda,   out->data(),
+                                  ldo, c.numel(),  c.inter, ctx.stream};
+  const mc_moe_sum_args sum{dt,       dx->data(), x.lda,    out->data(), ldo,
+                            c.tokens, c.top_k,    c.hidden, ctx.stream};
+  // The stage's launch through `api`, or nullptr with `why` where it is not supported.
+  auto launcher = [&](const KernelApi& api, char* why) -> Timer::Work {
+    if (act) {
+      if (!api.supports_silu_and_mul(&silu, why)) return nullptr;
+      return [&api, &silu] { check_status(api.silu_and_mul(&silu), "silu_and_mul"); };
+    }
+    if (!api.supports_moe_sum(&sum, why)) return nullptr;
+    return [&api, &sum] { check_status(api.moe_sum(&sum), "moe_sum"); };
+  };
+  char why[MC_REASON_LEN] = {};
+  const Timer::Work launch = launcher(kernel_api(), why);
   synchronize_device();
   prep_s = seconds_since(t0);
-  if (!supported) {
+  if (!launch) {
     row.status = "not_supported";
     row.message = why;
     return;
   }
-  row.timing = ctx.timer->time(launch);
+  Timer::Work other;
+  if (ctx.against) {
+    char other_why[MC_REASON_LEN] = {};
+    other = launcher(*ctx.against, other_why);
+    if (!other) row.against_note = std::string("--against does not support it: ") + other_why;
+  }
+  time_stage(ctx, row, launch, other);
   row.status = "ok";
   judge_guards(rows, {dx.get(), out.get()});
 }
@@ -435,7 +483,7 @@ void align_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& pre
   check_status(d.status, "align");
   const KernelApi& api = kernel_api();
   const mc_align_args args = align_args(routing, d, c.block_m, ctx.stream);
-  row.timing = ctx.timer->time([&] { check_status(api.align(&args), "align"); });
+  time_stage(ctx, row, [&] { check_status(api.align(&args), "align"); });
   row.status = "ok";
   judge_guards(rows, d.buffers());
 }
@@ -530,8 +578,8 @@ void e2e_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& prep_
   g2.output_topk = c.output_topk;
   g2.out = c.output_topk ? out->data() : c2->data();
   g2.ldc = hidden;
-  const GemmLauncher gemm1(c, w1, al.routing, g1, ctx.stream);
-  const GemmLauncher gemm2(c, w2, al.routing, g2, ctx.stream);
+  const GemmLauncher gemm1(api, c, w1, al.routing, g1, ctx.stream);
+  const GemmLauncher gemm2(api, c, w2, al.routing, g2, ctx.stream);
   const mc_align_args align = align_args(routing, al, c.block_m, ctx.stream);
   const mc_silu_and_mul_args silu{dt, c1->data(), n1, act->data(), inter, numel, inter, ctx.stream};
   const mc_moe_sum_args sum{dt,     c2->data(), hidden, out->data(), hidden,
@@ -564,7 +612,7 @@ void e2e_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& prep_
       {"act", silu_ok, std::string(why)},
       {"gemm2", gemm2.supported(), gemm2.reason()},
   };
-  stage("align").timing = ctx.timer->time(run_align);
+  time_stage(ctx, stage("align"), run_align);
   stage("align").status = "ok";
   for (const Step& st : support) {
     if (!st.supported) {
@@ -584,21 +632,22 @@ void e2e_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& prep_
   }
 
   Row& r1 = stage("gemm1");
-  r1.timing = ctx.timer->time([&] { gemm1(); });
+  time_stage(ctx, r1, [&] { gemm1(); });
   r1.status = "ok";
   add_vendor(ctx, r1, dt);
-  stage("act").timing = ctx.timer->time(run_silu);
+  time_stage(ctx, stage("act"), run_silu);
   stage("act").status = "ok";
   Row& r2 = stage("gemm2");
-  r2.timing = ctx.timer->time([&] { gemm2(); }, c.output_topk ? Timer::Work(zero_out) : nullptr);
+  time_stage(
+      ctx, r2, [&] { gemm2(); }, nullptr, c.output_topk ? Timer::Work(zero_out) : nullptr);
   r2.status = "ok";
   add_vendor(ctx, r2, dt);
   if (!c.output_topk) {
-    stage("sum").timing = ctx.timer->time(run_sum);
+    time_stage(ctx, stage("sum"), run_sum);
     stage("sum").status = "ok";
   }
   // The whole layer as the caller runs it, output zeroing included (output_topk).
-  layer.timing = ctx.timer->time([&] {
+  time_stage(ctx, layer, [&] {
     run_align();
     gemm1();
     run_silu();
@@ -634,6 +683,9 @@ std::vector<Row> rows_for(const Case& c) {
 }
 
 void run_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& prep_s) {
+  if (ctx.against && c.suite != "gpu_kernel") {
+    for (Row& r : rows) r.against_note = "not compared: --against times gpu_kernel stages only";
+  }
   if (c.suite == "gpu_e2e") {
     e2e_case(c, ctx, rows, prep_s);
   } else if (c.suite == "gpu_align") {
@@ -708,6 +760,14 @@ int bench_main(int argc, char** argv) {
   app.add_option("--impl", o.impl,
                  "the implementation to time: a shared library exporting the C ABI of "
                  "moecheck/kernels.h (default: $MOECHECK_IMPL, else the built-in kernels)");
+  app.add_option("--against", o.against,
+                 "a second implementation (a library like --impl's, or 'builtin'): every "
+                 "gpu_kernel stage is timed through both, passes alternating, with the speedup "
+                 "per row and a summary");
+  app.add_option("--passes", o.passes,
+                 "timings per stage and implementation, the fastest kept (default 3 with "
+                 "--against, else 1)")
+      ->check(CLI::Range(1, 100));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -768,6 +828,16 @@ int bench_main(int argc, char** argv) {
     std::fprintf(stderr, "moecheck_bench: %s\n", e.what());
     return kExitUsage;
   }
+  // --against: loaded and checked the same way, before any device time is spent.
+  std::optional<KernelApi> against;
+  if (!o.against.empty()) {
+    try {
+      against = open_kernel_api(o.against == "builtin" ? std::string() : o.against);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "moecheck_bench: --against: %s\n", e.what());
+      return kExitUsage;
+    }
+  }
 
   const DeviceInfo dev = detect_device();
   if (!dev.available) {
@@ -782,9 +852,14 @@ int bench_main(int argc, char** argv) {
   info.arch = dev.arch;
   info.timing = o.timing;
   info.suite_inputs = o.suite_inputs;
+  info.passes = o.passes > 0 ? o.passes : against ? 3 : 1;
+  if (against)
+    info.against = std::string(against->implementation_name()) + " from " + against->path;
   Context ctx;
   ctx.suite_inputs = o.suite_inputs;
   ctx.no_vendor = o.no_vendor;
+  ctx.against = against ? &*against : nullptr;
+  ctx.passes = info.passes;
   std::unique_ptr<Stream> stream;
   std::unique_ptr<Timer> timer;
   std::unique_ptr<VendorGemm> vendor;
@@ -830,18 +905,22 @@ int bench_main(int argc, char** argv) {
   }
   std::printf("  vendor GEMM: %s\n",
               vendor ? info.vendor.c_str() : ("absent: " + info.vendor_note).c_str());
-  std::printf("  timing: %d warm-up, median of up to %d launches (cap %.0f ms per stage), %s\n",
-              o.timing.warmup, o.timing.iters, o.timing.max_stage_ms,
-              timer->flush_bytes()
-                  ? ("L2 flushed between launches (" + std::to_string(timer->flush_bytes() >> 20) +
-                     " MiB " + (o.timing.flush == L2Flush::read ? "read" : "memset") + ")")
-                        .c_str()
-                  : timer->flush_note().c_str());
+  if (against) std::printf("  against: %s\n", info.against.c_str());
+  std::printf(
+      "  timing: %d warm-up, median of up to %d launches (cap %.0f ms per stage), "
+      "fastest of %d pass%s, %s\n",
+      o.timing.warmup, o.timing.iters, o.timing.max_stage_ms, info.passes,
+      info.passes == 1 ? "" : "es",
+      timer->flush_bytes()
+          ? ("L2 flushed between launches (" + std::to_string(timer->flush_bytes() >> 20) +
+             " MiB " + (o.timing.flush == L2Flush::read ? "read" : "memset") + ")")
+                .c_str()
+          : timer->flush_note().c_str());
   std::printf("  inputs: %s\n", o.suite_inputs ? "the suites' own (--suite-inputs)"
                                                : "one generated expert copied into every "
                                                  "touched expert (bench/bench_inputs.hpp)");
   std::printf("  %zu cases\n", cases.size());
-  print_table_header();
+  print_table_header(info);
 
   std::vector<Row> all;
   bool failed = false;
@@ -883,6 +962,7 @@ int bench_main(int argc, char** argv) {
       failed = true;
     }
   }
+  print_speedup_summary(all, info);
   if (!lost.empty()) std::fprintf(stderr, "moecheck_bench: the device failed: %s\n", lost.c_str());
   int errors = 0;
   for (const Row& r : all) errors += r.status == "error";

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "speedup.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -38,9 +40,15 @@ std::optional<double> Row::pct_atom_peak(const AtomPeak& peak) const {
   return 100.0 * tflops() / roof;
 }
 
-void print_table_header() {
-  std::printf("  %-6s %8s %20s %11s %8s %8s %7s %8s %6s %5s\n", "stage", "routes", "M x N x K",
-              "time_us", "TFLOP/s", "GB/s", "%copyBW", "%vendor", "%atom", "iters");
+std::optional<double> Row::speedup() const {
+  if (!measured() || !against || against->iters <= 0 || timing.median_us <= 0) return std::nullopt;
+  return against->median_us / timing.median_us;
+}
+
+void print_table_header(const RunInfo& info) {
+  std::printf("  %-6s %8s %20s %11s %8s %8s %7s %8s %6s %5s%s\n", "stage", "routes", "M x N x K",
+              "time_us", "TFLOP/s", "GB/s", "%copyBW", "%vendor", "%atom", "iters",
+              info.against.empty() ? "" : "  against_us speedup");
   std::fflush(stdout);
 }
 
@@ -62,10 +70,37 @@ void print_rows(const std::vector<Row>& rows, const RunInfo& info) {
     const std::string vend = pv ? fmt::format("{:.1f}", *pv) : std::string("-");
     const auto pa = r.pct_atom_peak(info.atom);
     const std::string atom = pa ? fmt::format("{:.1f}", *pa) : std::string("-");
-    std::printf("  %-6s %8lld %20s %11.2f %8s %8.1f %7.1f %8s %6s %5d%s%s\n", r.stage.c_str(),
+    std::string against;
+    if (const auto su = r.speedup()) {
+      against = fmt::format("  {:10.2f} {:6.3f}x", r.against->median_us, *su);
+    } else if (!info.against.empty()) {
+      against = "  " + r.against_note;
+    }
+    std::printf("  %-6s %8lld %20s %11.2f %8s %8.1f %7.1f %8s %6s %5d%s%s%s\n", r.stage.c_str(),
                 static_cast<long long>(r.routes), shape.c_str(), r.timing.median_us, tf.c_str(),
                 r.gbps(), r.pct_copy(info.copy.gbps), vend.c_str(), atom.c_str(), r.timing.iters,
-                r.message.empty() ? "" : "  ", r.message.c_str());
+                against.c_str(), r.message.empty() ? "" : "  ", r.message.c_str());
+  }
+  std::fflush(stdout);
+}
+
+void print_speedup_summary(const std::vector<Row>& rows, const RunInfo& info) {
+  if (info.against.empty()) return;
+  std::vector<SpeedupSample> samples;
+  for (const Row& r : rows) {
+    if (const auto su = r.speedup()) {
+      samples.push_back({r.kernel + " " + r.stage, r.test + " " + r.stage, *su});
+    }
+  }
+  std::printf(
+      "speedup of %s over --against %s (its time over this one's, each the faster of %d "
+      "alternating passes; above 1: faster):\n",
+      info.implementation.c_str(), info.against.c_str(), info.passes);
+  const std::vector<SpeedupGroup> groups = summarise_speedups(samples);
+  if (groups.empty()) std::printf("  no row was timed for both\n");
+  for (const SpeedupGroup& g : groups) {
+    std::printf("  %-16s %4d rows  geomean %.3fx  min %.3fx (%s)  max %.3fx (%s)\n", g.name.c_str(),
+                g.rows, g.geomean, g.min, g.min_row.c_str(), g.max, g.max_row.c_str());
   }
   std::fflush(stdout);
 }
@@ -112,26 +147,31 @@ void write_csv(const std::string& path, const RunInfo& info, const std::vector<R
       "test,suite,kernel,stage,model,dtype,experts,top_k,hidden,inter,tokens,group,block_m,"
       "routes,touched_experts,M,N,K,flops,bytes,status,time_us,min_us,max_us,iters,tflops,"
       "gbps,pct_copy_bw,copy_gbps,floor_us,pct_copy_bw_ceiling,vendor_us,vendor_tflops,pct_vendor,"
-      "atom_tflops,pct_atom_peak,device,message\n";
+      "atom_tflops,pct_atom_peak,against_us,speedup,device,message\n";
   for (const Row& r : rows) {
     const bool ok = r.measured();
     const auto pv = r.pct_vendor();
     const auto pa = r.pct_atom_peak(info.atom);
     const double roof = info.atom.tflops(r.dtype);
     const bool v = ok && r.vendor.has_value();
+    const auto su = r.speedup();
     out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},",
                        csv_field(r.test), r.suite, r.kernel, r.stage, r.model, r.dtype, r.experts,
                        r.top_k, r.hidden, r.inter, r.tokens, r.group, r.block_m, r.routes,
                        r.touched_experts, r.m, r.n, r.k, whole(r.flops), whole(r.bytes), r.status);
     out += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", ok ? num(r.timing.median_us) : "",
-        ok ? num(r.timing.min_us) : "", ok ? num(r.timing.max_us) : "",
-        ok ? std::to_string(r.timing.iters) : "", ok && r.flops > 0 ? num(r.tflops()) : "",
-        ok ? num(r.gbps()) : "", ok ? num(r.pct_copy(info.copy.gbps)) : "", num(info.copy.gbps),
-        num(floor_us), ok && r.bytes > 0 ? num(r.ceiling_pct(info.copy.gbps, floor_us)) : "",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        ok ? num(r.timing.median_us) : "", ok ? num(r.timing.min_us) : "",
+        ok ? num(r.timing.max_us) : "", ok ? std::to_string(r.timing.iters) : "",
+        ok && r.flops > 0 ? num(r.tflops()) : "", ok ? num(r.gbps()) : "",
+        ok ? num(r.pct_copy(info.copy.gbps)) : "", num(info.copy.gbps), num(floor_us),
+        ok && r.bytes > 0 ? num(r.ceiling_pct(info.copy.gbps, floor_us)) : "",
         v ? num(r.vendor->median_us) : "", v ? num(r.flops / (r.vendor->median_us * 1e6)) : "",
-        pv ? num(*pv) : "", roof > 0 ? num(roof) : "", pa ? num(*pa) : "", csv_field(info.device),
-        csv_field(r.message.empty() ? r.vendor_note : r.message));
+        pv ? num(*pv) : "", roof > 0 ? num(roof) : "", pa ? num(*pa) : "",
+        su ? num(r.against->median_us) : "", su ? num(*su) : "", csv_field(info.device),
+        csv_field(!r.message.empty()               ? r.message
+                  : !su && !r.against_note.empty() ? r.against_note
+                                                   : r.vendor_note));
   }
   write_file(path, out);
 }
@@ -150,15 +190,19 @@ void write_json(const std::string& path, const RunInfo& info, const std::vector<
                  {"l2_bytes", info.l2_bytes},
                  {"memory_bytes", info.memory_bytes}};
   j["implementation"] = info.implementation;
+  j["against"] = info.against.empty() ? json(nullptr) : json(info.against);
   j["vendor"] = {{"name", info.vendor.empty() ? json(nullptr) : json(info.vendor)},
                  {"note", info.vendor_note}};
   j["timing"] = {{"warmup", info.timing.warmup},
                  {"iters", info.timing.iters},
                  {"max_stage_ms", info.timing.max_stage_ms},
                  {"l2_flush", l2_flush_name(info.timing.flush)},
+                 {"passes", info.passes},
                  {"flush_bytes", info.flush_bytes},
                  {"flush_note", info.flush_note},
-                 {"statistic", "median of per-launch device event intervals"}};
+                 {"statistic",
+                  "median of per-launch device event intervals (of the pass with the lowest "
+                  "median, when passes > 1)"}};
   j["inputs"] = info.suite_inputs ? "suite (make_gemm_problem / make_layer_case)"
                                   : "one generated expert per GEMM, copied into every touched "
                                     "expert (bench/bench_inputs.hpp)";
@@ -226,8 +270,13 @@ void write_json(const std::string& path, const RunInfo& info, const std::vector<
       x["pct_vendor"] = pv ? json(*pv) : json(nullptr);
       const auto pa = r.pct_atom_peak(info.atom);
       x["pct_atom_peak"] = pa ? json(*pa) : json(nullptr);
+      if (const auto su = r.speedup()) {
+        x["against"] = timing(*r.against);
+        x["speedup"] = *su;
+      }
     }
     if (!r.vendor_note.empty()) x["vendor_note"] = r.vendor_note;
+    if (!r.against_note.empty()) x["against_note"] = r.against_note;
     list.push_back(std::move(x));
   }
   j["rows"] = std::move(list);

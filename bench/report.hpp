@@ -30,6 +30,10 @@ struct Row {
   Timing timing;
   std::optional<Timing> vendor;  // the vendor dense GEMM of the same FLOPs
   std::string vendor_note;       // why the vendor column is empty, when it is
+  // --against: the second implementation's time for the stage, on the same inputs, its passes
+  // alternating with `timing`'s (gpu_bench.cpp time_stage); or why there is none.
+  std::optional<Timing> against;
+  std::string against_note;
 
   bool measured() const { return status == "ok" && timing.iters > 0; }
   double tflops() const;                    // 0 when not measured or no FLOPs
@@ -43,6 +47,8 @@ struct Row {
   // tflops() as a percentage of the matrix atom's peak in the row's dtype (device_timing.hpp
   // AtomPeak): how much of the roof the DESIGN's atom allows a GEMM stage reaches.
   std::optional<double> pct_atom_peak(const AtomPeak& peak) const;
+  // against's median over timing's: above 1 the implementation under test is the faster.
+  std::optional<double> speedup() const;
 };
 
 struct RunInfo {
@@ -52,16 +58,22 @@ struct RunInfo {
   LaunchFloor floor;
   AtomPeak atom;
   TimingOptions timing;
+  int passes = 1;       // timings per stage and implementation, the fastest kept
+  std::string against;  // --against: the second implementation's library, or ""
   bool suite_inputs = false;
   // The floor that Row::ceiling_pct adds to a stage's bytes at copy bandwidth: the dependent
   // reads (a decode GEMM reads its block's expert, then its weights), not the empty kernel.
   double ceiling_floor_us() const { return floor.dependent_reads.median_us; }
 };
 
-// The table: the column names once, then a line per case and one per stage.
-void print_table_header();
+// The table: the column names once, then a line per case and one per stage (a speedup column
+// with --against).
+void print_table_header(const RunInfo& info);
 void print_case_header(const std::string& test, int index, int count, double prep_s);
 void print_rows(const std::vector<Row>& rows, const RunInfo& info);
+
+// --against's summary (speedup.hpp) of the rows that have a speedup, after the table.
+void print_speedup_summary(const std::vector<Row>& rows, const RunInfo& info);
 
 void write_csv(const std::string& path, const RunInfo& info, const std::vector<Row>& rows);
 void write_json(const std::string& path, const RunInfo& info, const std::vector<Row>& rows);

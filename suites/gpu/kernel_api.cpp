@@ -109,16 +109,17 @@ const char* builtin_implementation_path() {
 
 const KernelApi& load_kernel_api(const std::string& path) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (!g_api) {
-    const bool builtin = path.empty();
-    g_api = std::make_unique<KernelApi>(
-        open_library(builtin ? builtin_implementation_path() : path, builtin));
-  }
+  if (!g_api) g_api = std::make_unique<KernelApi>(open_kernel_api(path));
   return *g_api;
 }
 
 const KernelApi& kernel_api() {
   return load_kernel_api("");
+}
+
+KernelApi open_kernel_api(const std::string& path) {
+  const bool builtin = path.empty();
+  return open_library(builtin ? builtin_implementation_path() : path, builtin);
 }
 
 const char* to_string(mc_status s) {

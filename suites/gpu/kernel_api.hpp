@@ -53,6 +53,12 @@ const KernelApi& load_kernel_api(const std::string& path);
 // loads it at start-up); loads the built-in library when nothing was loaded yet.
 const KernelApi& kernel_api();
 
+// A second implementation beside the process's own (moecheck_bench --against): `path` ("" for
+// the built-in library) loaded and checked like load_kernel_api's, but not made the one
+// kernel_api() returns. It stays loaded until exit. The loader hands back the library already
+// open for the same file, so the same path twice gives the same kernels.
+KernelApi open_kernel_api(const std::string& path);
+
 const char* to_string(mc_status s);
 
 }  // namespace moecheck
