@@ -853,8 +853,7 @@ int bench_main(int argc, char** argv) {
   info.timing = o.timing;
   info.suite_inputs = o.suite_inputs;
   info.passes = o.passes > 0 ? o.passes : against ? 3 : 1;
-  if (against)
-    info.against = std::string(against->implementation_name()) + " from " + against->path;
+  if (against) info.against = describe(*against);
   Context ctx;
   ctx.suite_inputs = o.suite_inputs;
   ctx.no_vendor = o.no_vendor;

@@ -37,8 +37,7 @@ bool testbed_uses_device() {
 
 std::string load_implementation(const std::string& path) {
   const KernelApi& api = load_kernel_api(path);
-  return std::string(api.implementation_name()) + " from " + api.path +
-         (api.builtin ? " (built-in)" : " (--impl)");
+  return describe(api) + (api.builtin ? " (built-in)" : " (--impl)");
 }
 
 }  // namespace moecheck

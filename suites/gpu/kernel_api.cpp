@@ -117,6 +117,10 @@ const KernelApi& kernel_api() {
   return load_kernel_api("");
 }
 
+std::string describe(const KernelApi& api) {
+  return std::string(api.implementation_name()) + " from " + api.path;
+}
+
 KernelApi open_kernel_api(const std::string& path) {
   const bool builtin = path.empty();
   return open_library(builtin ? builtin_implementation_path() : path, builtin);

@@ -59,6 +59,9 @@ const KernelApi& kernel_api();
 // open for the same file, so the same path twice gives the same kernels.
 KernelApi open_kernel_api(const std::string& path);
 
+// How a log names an implementation: "<mc_implementation_name()> from <library path>".
+std::string describe(const KernelApi& api);
+
 const char* to_string(mc_status s);
 
 }  // namespace moecheck
