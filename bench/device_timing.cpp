@@ -99,49 +99,67 @@ void Timer::flush(L2Flush mode, int i) {
 }
 
 Timing Timer::time(const Work& launch, const Work& pre, const TimingOptions& o) {
+  return time_together({{launch, pre}}, o).front();
+}
+
+std::vector<Timing> Timer::time_together(const std::vector<Timed>& all, const TimingOptions& o) {
+  const size_t m = all.size();
+  if (m == 0) return {};
   const int warmup = std::max(0, o.warmup);
   const int iters = std::max(1, o.iters);
-  ensure_events(static_cast<size_t>(std::max(warmup, iters)));
+  ensure_events(m * static_cast<size_t>(std::max(warmup, iters)));
   check_runtime(hipStreamSynchronize(stream_), "synchronize before timing");
   const L2Flush mode = opt_.flush == L2Flush::off ? L2Flush::off : o.flush;
 
-  // Enqueues `count` timed launches and returns their event intervals in microseconds.
-  auto run = [&](int count) {
-    for (int i = 0; i < count; ++i) {
-      flush(mode, i);
-      if (pre) pre();
-      check_runtime(hipEventRecord(start_[i], stream_), "record an event");
-      launch();
-      check_runtime(hipEventRecord(stop_[i], stream_), "record an event");
+  // Enqueues `rounds` rounds and returns, per launch of `all`, its event intervals in
+  // microseconds. Event pair r * m + j times launch j of round r.
+  auto run = [&](int rounds) {
+    for (int r = 0; r < rounds; ++r) {
+      for (size_t j = 0; j < m; ++j) {
+        const size_t e = static_cast<size_t>(r) * m + j;
+        flush(mode, r);
+        if (all[j].pre) all[j].pre();
+        check_runtime(hipEventRecord(start_[e], stream_), "record an event");
+        all[j].launch();
+        check_runtime(hipEventRecord(stop_[e], stream_), "record an event");
+      }
     }
-    check_runtime(hipEventSynchronize(stop_[count - 1]), "synchronize on the last launch");
+    check_runtime(hipEventSynchronize(stop_[static_cast<size_t>(rounds) * m - 1]),
+                  "synchronize on the last launch");
     check_runtime(hipGetLastError(), "launch");
-    std::vector<double> us(count);
-    for (int i = 0; i < count; ++i) {
-      float ms = 0;
-      check_runtime(hipEventElapsedTime(&ms, start_[i], stop_[i]), "read an event interval");
-      us[i] = 1000.0 * static_cast<double>(ms);
+    std::vector<std::vector<double>> us(m, std::vector<double>(static_cast<size_t>(rounds)));
+    for (int r = 0; r < rounds; ++r) {
+      for (size_t j = 0; j < m; ++j) {
+        const size_t e = static_cast<size_t>(r) * m + j;
+        float ms = 0;
+        check_runtime(hipEventElapsedTime(&ms, start_[e], stop_[e]), "read an event interval");
+        us[j][static_cast<size_t>(r)] = 1000.0 * static_cast<double>(ms);
+      }
     }
     return us;
   };
 
   int n = iters;
   if (warmup > 0) {
-    const double estimate_us = median(run(warmup));
-    if (o.max_stage_ms > 0 && estimate_us > 0) {
-      const double fit = std::floor(1000.0 * o.max_stage_ms / estimate_us);
+    double round_us = 0;  // one round: every launch once
+    for (const std::vector<double>& w : run(warmup)) round_us += median(w);
+    if (o.max_stage_ms > 0 && round_us > 0) {
+      const double fit = std::floor(1000.0 * o.max_stage_ms / round_us);
       const int floor_n = std::min(iters, 5);
       n = static_cast<int>(
           std::clamp(fit, static_cast<double>(floor_n), static_cast<double>(iters)));
     }
   }
-  const std::vector<double> us = run(n);
-  Timing t;
-  t.iters = n;
-  t.median_us = median(us);
-  t.min_us = *std::min_element(us.begin(), us.end());
-  t.max_us = *std::max_element(us.begin(), us.end());
-  return t;
+  std::vector<Timing> out;
+  for (const std::vector<double>& us : run(n)) {
+    Timing t;
+    t.iters = n;
+    t.median_us = median(us);
+    t.min_us = *std::min_element(us.begin(), us.end());
+    t.max_us = *std::max_element(us.begin(), us.end());
+    out.push_back(t);
+  }
+  return out;
 }
 
 CopyBandwidth measure_copy_bandwidth(Timer& timer, size_t bytes) {

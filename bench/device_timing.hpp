@@ -12,12 +12,19 @@
 // within 1 %. Either way the weights come from memory (ncu, T = 1, after either flush: L2 hit
 // rate 2.5 % for Mixtral gemm1, 22 % for Qwen3-30B gemm2, whose activations are reused).
 //
-// How one stage is timed (Timer::time):
+// How one stage is timed (Timer::time), or several launches side by side (Timer::time_together:
+// a kernel and the vendor GEMM it is compared with, or two implementations of it):
 //   1. the stream is synchronised; every runtime call's status is checked (DeviceError);
-//   2. `warmup` launches, each timed like the measured ones; their median estimates one launch;
-//   3. n launches, n = `iters`, or fewer (at least min(5, iters)) when n times the estimate
-//      exceeds `max_stage_ms`; each is: flush (above), the `pre` work, event, the launch, event;
-//   4. one synchronisation at the end; the median, min and max of the n event intervals.
+//   2. `warmup` rounds, each timed like the measured ones; their medians estimate one round;
+//   3. n rounds, n = `iters`, or fewer (at least min(5, iters)) when n times the estimate
+//      exceeds `max_stage_ms`; a round times each launch once, in the order given, each as:
+//      flush (above), its `pre` work, event, the launch, event;
+//   4. one synchronisation at the end; per launch, the median, min and max of its n intervals.
+// Launches timed together alternate launch by launch, so they run under the same clocks and
+// temperature: a ratio of their medians is not skewed by the device's state drifting between
+// two separate timings. That drift is real on long launches: on an H200, prefill GEMMs of a few
+// ms timed one after the other (the kernel's 30 launches, then the vendor's) gave a kernel /
+// cuBLAS ratio that moved by up to 1.17x between two runs of the same build.
 // Only the work between the two events is timed: the flush and `pre` (e.g. zeroing an output
 // that the caller must zero) are not. The flush also keeps the device busy while the host
 // enqueues the next launch, so host launch overhead does not leak into the event interval.
@@ -92,6 +99,18 @@ class Timer {
   using Work = std::function<void()>;  // enqueues on the stream; throws on a failed launch
   Timing time(const Work& launch, const Work& pre = nullptr) { return time(launch, pre, opt_); }
   Timing time(const Work& launch, const Work& pre, const TimingOptions& options);
+
+  // A launch to time and untimed work to do before each of its launches (may be empty).
+  struct Timed {
+    Work launch;
+    Work pre;
+  };
+  // The launches of `all`, alternating (above); their timings in the same order, each over the
+  // same number of rounds.
+  std::vector<Timing> time_together(const std::vector<Timed>& all) {
+    return time_together(all, opt_);
+  }
+  std::vector<Timing> time_together(const std::vector<Timed>& all, const TimingOptions& options);
 
   hipStream_t stream() const { return stream_; }
   const TimingOptions& options() const { return opt_; }

@@ -26,18 +26,20 @@
 // GB/s (bytes_model.hpp), that bandwidth as a percentage of a device-to-device copy measured
 // at the start of the same run, and for GEMM stages the percentage of the vendor's dense GEMM
 // of the same FLOPs (vendor_gemm.hpp: cuBLAS, or hipBLAS where present), also measured in the
-// same run: %vendor = vendor time / kernel time * 100. The launch floor (device_timing.hpp
-// LaunchFloor), also measured in the run, bounds what a short kernel can show: the CSV's
-// pct_copy_bw_ceiling is the %copyBW of a kernel that took the floor plus its bytes at copy
-// bandwidth (a decode step of a few MiB cannot reach more, however fast its loop). The matrix
+// same run, its launches alternating with the stage's own (Timer::time_together: the two see the
+// same clocks and temperature): %vendor = vendor time / kernel time * 100. The launch floor
+// (device_timing.hpp LaunchFloor), also measured in the run, bounds what a short kernel can show:
+// the CSV's pct_copy_bw_ceiling is the %copyBW of a kernel that took the floor plus its bytes at
+// copy bandwidth (a decode step of a few MiB cannot reach more, however fast its loop). The matrix
 // atom's peak (device_timing.hpp AtomPeak), also measured in the run, bounds the GEMMs from the
 // other side: pct_atom_peak is a stage's TFLOP/s over what the kernels' own atom computes from
 // registers alone (a prefill GEMM built on it cannot reach more).
 //
 // --against LIB compares two implementations in one run: every gpu_kernel stage (gemm1, gemm2,
 // act, sum) is also timed through LIB, on the same inputs and buffers, the two implementations'
-// passes alternating (A, B, A, B, ...: --passes, 3 by default with --against, so that clock and
-// temperature drift reach both alike), each side keeping its fastest pass. The rows gain
+// launches alternating (A, B, A, B, ..., and the vendor GEMM's where it runs, so that clock and
+// temperature drift reach both alike) over --passes passes (3 by default with --against), each
+// side keeping its fastest pass. The rows gain
 // against_us and speedup (against_us over time_us: above 1, the implementation under test is the
 // faster), and a summary follows the table: the geometric mean speedup in all and per kernel
 // and stage, with the slowest and fastest row (speedup.hpp). gpu_e2e and gpu_align rows are not
@@ -55,12 +57,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <optional>
 #include <regex>
 #include <set>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "bench_inputs.hpp"
@@ -161,8 +161,6 @@ struct Context {
   hipStream_t stream = nullptr;
   VendorGemm* vendor = nullptr;
   std::string vendor_why;
-  std::map<std::tuple<int, int64_t, int64_t, int64_t>, Timing> vendor_times;
-  std::map<std::tuple<int, int64_t, int64_t, int64_t>, std::string> vendor_errors;
   WeightBodies bodies;
   bool suite_inputs = false;
   bool no_vendor = false;
@@ -214,49 +212,52 @@ GemmWork gemm_work(const Case& c, int64_t n, int64_t k, const RouteStats& s, boo
   return w;
 }
 
-// The vendor dense GEMM of the row's M x N x K, once per shape and dtype in a run.
-void add_vendor(Context& ctx, Row& r, mc_dtype dt) {
-  if (r.m <= 0 || r.flops <= 0) return;
+// The launch of the vendor dense GEMM of the row's M x N x K, its operands ready; nullptr, with
+// row.vendor_note saying why, where there is none (no FLOPs, --no-vendor, no vendor library, or
+// the library refused the shape). It is timed together with the row's own launches (time_stage),
+// so it is prepared per row, not once per shape.
+Timer::Work vendor_launch(Context& ctx, Row& r, mc_dtype dt) {
+  if (r.m <= 0 || r.flops <= 0) return nullptr;
   if (ctx.no_vendor) {
     r.vendor_note = "vendor GEMM not run (--no-vendor)";
-    return;
+    return nullptr;
   }
   if (!ctx.vendor) {
     r.vendor_note = ctx.vendor_why;
-    return;
-  }
-  const auto key = std::make_tuple(static_cast<int>(dt), r.m, r.n, r.k);
-  if (auto it = ctx.vendor_times.find(key); it != ctx.vendor_times.end()) {
-    r.vendor = it->second;
-    return;
-  }
-  if (auto it = ctx.vendor_errors.find(key); it != ctx.vendor_errors.end()) {
-    r.vendor_note = it->second;
-    return;
+    return nullptr;
   }
   try {
-    const Timing t = ctx.vendor->time(dt, r.m, r.n, r.k, *ctx.timer);
-    ctx.vendor_times[key] = t;
-    r.vendor = t;
+    return ctx.vendor->prepare(dt, r.m, r.n, r.k, ctx.stream);
   } catch (const std::exception& e) {
     (void)hipGetLastError();  // an allocation failure is not sticky; a fault shows up later
-    ctx.vendor_errors[key] = std::string("vendor GEMM: ") + e.what();
-    r.vendor_note = ctx.vendor_errors[key];
+    r.vendor_note = std::string("vendor GEMM: ") + e.what();
+    return nullptr;
   }
 }
 
-// A stage's timing: ctx.passes timings of `work`, the fastest (lowest median) kept in
-// row.timing; with `other` (the --against implementation's launch of the same stage) each pass
-// times it right after, into row.against.
+// A stage's timing: ctx.passes timings of `work` (after `pre`, untimed), the fastest (lowest
+// median) kept in row.timing. `other` (the --against implementation's launch of the stage, after
+// the same `pre`) and `vendor` (vendor_launch) are timed together with it, launch by launch
+// (Timer::time_together), into row.against and row.vendor, each keeping its fastest pass too.
 void time_stage(Context& ctx, Row& row, const Timer::Work& work, const Timer::Work& other = nullptr,
-                const Timer::Work& pre = nullptr) {
-  auto keep_faster = [](std::optional<Timing>& best, const Timing& t) {
-    if (!best || t.median_us < best->median_us) best = t;
-  };
+                const Timer::Work& pre = nullptr, const Timer::Work& vendor = nullptr) {
   std::optional<Timing> mine;
+  std::vector<Timer::Timed> all = {{work, pre}};
+  std::vector<std::optional<Timing>*> into = {&mine};
+  if (other) {
+    all.push_back({other, pre});
+    into.push_back(&row.against);
+  }
+  if (vendor) {
+    all.push_back({vendor, nullptr});
+    into.push_back(&row.vendor);
+  }
   for (int pass = 0; pass < ctx.passes; ++pass) {
-    keep_faster(mine, ctx.timer->time(work, pre));
-    if (other) keep_faster(row.against, ctx.timer->time(other, pre));
+    const std::vector<Timing> t = ctx.timer->time_together(all);
+    for (size_t i = 0; i < t.size(); ++i) {
+      std::optional<Timing>& best = *into[i];
+      if (!best || t[i].median_us < best->median_us) best = t[i];
+    }
   }
   row.timing = *mine;
 }
@@ -400,9 +401,8 @@ void gemm_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& prep
     row.against_note = "--against does not support it: " + other->reason();
   }
   time_stage(
-      ctx, row, [&] { launch(); }, other_work, zero);
+      ctx, row, [&] { launch(); }, other_work, zero, vendor_launch(ctx, row, abi_dtype(c.dtype)));
   row.status = "ok";
-  add_vendor(ctx, row, abi_dtype(c.dtype));
   std::vector<const GuardedBuffer*> all = w.buffers();
   for (const auto* b : r.buffers()) all.push_back(b);
   all.push_back(a.get());
@@ -632,16 +632,16 @@ void e2e_case(const Case& c, Context& ctx, std::vector<Row>& rows, double& prep_
   }
 
   Row& r1 = stage("gemm1");
-  time_stage(ctx, r1, [&] { gemm1(); });
+  time_stage(
+      ctx, r1, [&] { gemm1(); }, nullptr, nullptr, vendor_launch(ctx, r1, dt));
   r1.status = "ok";
-  add_vendor(ctx, r1, dt);
   time_stage(ctx, stage("act"), run_silu);
   stage("act").status = "ok";
   Row& r2 = stage("gemm2");
   time_stage(
-      ctx, r2, [&] { gemm2(); }, nullptr, c.output_topk ? Timer::Work(zero_out) : nullptr);
+      ctx, r2, [&] { gemm2(); }, nullptr, c.output_topk ? Timer::Work(zero_out) : nullptr,
+      vendor_launch(ctx, r2, dt));
   r2.status = "ok";
-  add_vendor(ctx, r2, dt);
   if (!c.output_topk) {
     time_stage(ctx, stage("sum"), run_sum);
     stage("sum").status = "ok";
@@ -762,7 +762,7 @@ int bench_main(int argc, char** argv) {
                  "moecheck/kernels.h (default: $MOECHECK_IMPL, else the built-in kernels)");
   app.add_option("--against", o.against,
                  "a second implementation (a library like --impl's, or 'builtin'): every "
-                 "gpu_kernel stage is timed through both, passes alternating, with the speedup "
+                 "gpu_kernel stage is timed through both, launches alternating, with the speedup "
                  "per row and a summary");
   app.add_option("--passes", o.passes,
                  "timings per stage and implementation, the fastest kept (default 3 with "
@@ -907,7 +907,8 @@ int bench_main(int argc, char** argv) {
   if (against) std::printf("  against: %s\n", info.against.c_str());
   std::printf(
       "  timing: %d warm-up, median of up to %d launches (cap %.0f ms per stage), "
-      "fastest of %d pass%s, %s\n",
+      "fastest of %d pass%s, the vendor GEMM's and --against's launches alternating with the "
+      "stage's, %s\n",
       o.timing.warmup, o.timing.iters, o.timing.max_stage_ms, info.passes,
       info.passes == 1 ? "" : "es",
       timer->flush_bytes()

@@ -94,7 +94,7 @@ void print_speedup_summary(const std::vector<Row>& rows, const RunInfo& info) {
   }
   std::printf(
       "speedup of %s over --against %s (its time over this one's, each the faster of %d "
-      "alternating passes; above 1: faster):\n",
+      "passes of alternating launches; above 1: faster):\n",
       info.implementation.c_str(), info.against.c_str(), info.passes);
   const std::vector<SpeedupGroup> groups = summarise_speedups(samples);
   if (groups.empty()) std::printf("  no row was timed for both\n");

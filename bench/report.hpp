@@ -30,7 +30,7 @@ struct Row {
   Timing timing;
   std::optional<Timing> vendor;  // the vendor dense GEMM of the same FLOPs
   std::string vendor_note;       // why the vendor column is empty, when it is
-  // --against: the second implementation's time for the stage, on the same inputs, its passes
+  // --against: the second implementation's time for the stage, on the same inputs, its launches
   // alternating with `timing`'s (gpu_bench.cpp time_stage); or why there is none.
   std::optional<Timing> against;
   std::string against_note;

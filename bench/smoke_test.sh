@@ -8,8 +8,10 @@
 # within 25 % of each other (both atoms, mma.sync and gfx11's WMMA, run the two dtypes at one
 # rate; a measurement broken for one dtype shows here). Exit 77 (ctest: skipped) without a usable
 # GPU, or on a device with no matrix atom (the kernels do not run there), with the bench's
-# reason. Exit 1 otherwise, saying which check failed. It needs the GPU to itself (ctest runs it
-# with RUN_SERIAL): beside other cases the two peaks were once 25 % apart.
+# reason. Where the build has a vendor GEMM (the log does not say "vendor GEMM: absent"), every
+# row also holds its time and % (timed alternating with the row's launches, device_timing.hpp
+# time_together). Exit 1 otherwise, saying which check failed. It needs the GPU to itself (ctest
+# runs it with RUN_SERIAL): beside other cases the two peaks were once 25 % apart.
 # bench.gpu_against: the same with AGAINST_LIBRARY, the built-in kernels' own library (an A/A
 # run of --against: the same kernels on both sides), and also: every row has an against_us and a
 # speedup within 0.5..2 (both sides time the same kernel on the same inputs, so only a
@@ -46,10 +48,12 @@ if [ -n "$against" ] && ! grep -Eq '^  all +4 rows  geomean [0-9.]+x' "$out/smok
   echo "bench.gpu_smoke: --against: no summary line 'all 4 rows' in the log"
   exit 1
 fi
-awk -F, -v against="$against" '
+vendor=1
+if grep -q "vendor GEMM: absent" "$out/smoke.log"; then vendor=0; fi
+awk -F, -v against="$against" -v vendor="$vendor" '
   NR == 1 {
     for (i = 1; i <= NF; ++i) col[$i] = i
-    split("status dtype tflops pct_copy_bw copy_gbps atom_tflops pct_atom_peak against_us speedup", need, " ")
+    split("status dtype tflops pct_copy_bw copy_gbps atom_tflops pct_atom_peak vendor_us pct_vendor against_us speedup", need, " ")
     for (j in need) if (!(need[j] in col)) { print "no column " need[j]; bad = 1; exit }
     next
   }
@@ -62,6 +66,9 @@ awk -F, -v against="$against" '
     peak = $col["atom_tflops"] + 0
     if (peak <= 0 || peak >= 10000) { print what "atom_tflops " $col["atom_tflops"]; bad = 1 }
     if ($col["pct_atom_peak"] + 0 <= 0) { print what "pct_atom_peak " $col["pct_atom_peak"]; bad = 1 }
+    if (vendor && ($col["vendor_us"] + 0 <= 0 || $col["pct_vendor"] + 0 <= 0)) {
+      print what "no vendor GEMM time (vendor_us " $col["vendor_us"] ")"; bad = 1
+    }
     if (against != "") {
       if ($col["against_us"] + 0 <= 0) { print what "against_us " $col["against_us"]; bad = 1 }
       s = $col["speedup"] + 0
