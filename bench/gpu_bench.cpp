@@ -39,12 +39,12 @@
 // act, sum) is also timed through LIB, on the same inputs and buffers, the two implementations'
 // launches alternating (A, B, A, B, ..., and the vendor GEMM's where it runs, so that clock and
 // temperature drift reach both alike) over --passes passes (3 by default with --against), each
-// side keeping its fastest pass. The rows gain
-// against_us and speedup (against_us over time_us: above 1, the implementation under test is the
-// faster), and a summary follows the table: the geometric mean speedup in all and per kernel
-// and stage, with the slowest and fastest row (speedup.hpp). gpu_e2e and gpu_align rows are not
-// compared (their alignment runs through the implementation under test) and say so. The same
-// library twice gives the same kernels (the loader shares it): an A/A run shows the noise.
+// side keeping its fastest pass. The rows gain against_us and speedup (against_us over time_us:
+// above 1, the implementation under test is the faster), and a summary follows the table: the
+// geometric mean speedup in all and per kernel and stage, with the slowest and fastest row
+// (speedup.hpp). gpu_e2e and gpu_align rows are not compared (their alignment runs through the
+// implementation under test) and say so. The same library twice gives the same kernels (the
+// loader shares it): an A/A run shows the noise.
 //
 // Exit status: 0 every selected case ran (a stage the implementation does not support is
 // reported as not_supported, not an error); 1 a case failed (error, broken guard band, device
